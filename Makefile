@@ -1,0 +1,86 @@
+# ftpmirror: see README.md.  `make` builds build/ftpmirror; `make test` runs
+# the whole suite (unit tests in a plain and a sanitizer build, then the
+# integration tests against real FTP servers on 127.0.0.1).
+
+CC       ?= cc
+PKGS     := libcurl sqlite3 yaml-0.1
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wwrite-strings -Wcast-qual -Wundef \
+            -Wconversion -Werror
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Ibuild \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+
+SRCS     := $(filter-out src/main.c,$(wildcard src/*.c))
+OBJS     := $(SRCS:src/%.c=build/obj/%.o) build/obj/schema.o
+SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/schema.o
+UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all deps test unit unit-san integration demo clean install uninstall
+all: build/ftpmirror
+
+# Debian packages for building, testing and the demo; installed when missing.
+deps:
+	@sh tests/deps.sh
+
+build/obj build/san build/unit build/unit-san:
+	@mkdir -p $@
+
+# The schema files become one C array so the binary can create and migrate
+# its database without reading files at run time.
+build/schema.c: $(sort $(wildcard schema/*.sql)) | build/obj
+	@sh tests/embed-schema.sh $^ > $@.tmp && mv $@.tmp $@
+
+build/obj/%.o: src/%.c $(wildcard include/*.h) | build/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+build/obj/schema.o: build/schema.c | build/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+build/san/%.o: src/%.c $(wildcard include/*.h) | build/san
+	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+build/san/schema.o: build/schema.c | build/san
+	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+
+# Everything but main.c goes into an archive, so each unit test links only
+# the modules it uses.
+build/libftpmirror.a: $(OBJS)
+	$(AR) rcs $@ $^
+build/libftpmirror-san.a: $(SAN_OBJS)
+	$(AR) rcs $@ $^
+
+build/ftpmirror: src/main.c build/libftpmirror.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+build/ftpmirror-san: src/main.c build/libftpmirror-san.a
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LIBS)
+
+build/unit/%: tests/unit/%.c build/libftpmirror.a | build/unit
+	$(CC) $(ALL_CFLAGS) -Wno-conversion -o $@ $^ $(LIBS) -lcmocka
+build/unit-san/%: tests/unit/%.c build/libftpmirror-san.a | build/unit-san
+	$(CC) $(ALL_CFLAGS) -Wno-conversion $(SAN) -o $@ $^ $(LIBS) -lcmocka
+
+unit: $(UNITS:%=build/unit/%)
+	@sh tests/run-units.sh build/unit $(UNITS)
+unit-san: $(UNITS:%=build/unit-san/%)
+	@sh tests/run-units.sh build/unit-san $(UNITS)
+
+# Integration tests drive the sanitizer build of the real binary.
+integration: build/ftpmirror build/ftpmirror-san
+	@/usr/bin/python3 tests/integration/run.py --binary build/ftpmirror-san
+
+test: deps
+	@$(MAKE) --no-print-directory unit unit-san integration
+
+demo: deps build/ftpmirror
+	@sh tests/demo.sh
+
+install: build/ftpmirror
+	install -D -m 0755 build/ftpmirror $(DESTDIR)$(BINDIR)/ftpmirror
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ftpmirror
+
+clean:
+	rm -rf build

@@ -1,0 +1,27 @@
+/*
+ * crawl.h: walking the remote tree.  Directories wait in the scan table
+ * and are listed on free connections, oldest first (breadth-first); each
+ * entry is filtered, checked, planned against the local trees and stored.
+ */
+#ifndef FTPMIRROR_CRAWL_H
+#define FTPMIRROR_CRAWL_H
+
+#include "run.h"
+
+/*
+ * Connect, log in and ask FEAT, deciding how directories will be listed.
+ * Blocks until done (nothing else is in flight yet).  Returns 0, or -1 with
+ * r->remote_unusable set when the server can't be used.
+ */
+int crawl_probe(struct run *r);
+
+/* Queue the root directory of the source. */
+int crawl_add_root(struct run *r);
+
+/*
+ * Start listing the next directory that waits, on a free slot.  Returns 1
+ * when one was started, 0 when none waits now, -1 on error.
+ */
+int crawl_start_next(struct run *r);
+
+#endif

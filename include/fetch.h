@@ -1,0 +1,28 @@
+/*
+ * fetch.h: downloads into incoming.  Each file is staged as INCOMING/<id>
+ * (its staged row names the remote version), resumed with REST when a
+ * partial of the same version is there, checked for size and given the
+ * remote mtime when complete.
+ */
+#ifndef FTPMIRROR_FETCH_H
+#define FTPMIRROR_FETCH_H
+
+#include "run.h"
+
+/*
+ * Start downloading the next file that waits, on a free slot.  Returns 1
+ * when one was started (or finished at once), 0 when none waits now, -1 on
+ * error.
+ */
+int fetch_start_next(struct run *r);
+
+/*
+ * Remove files in incoming that no staged row of the job names (left by a
+ * crash before their row was committed), and rows whose file is gone.
+ */
+int fetch_clean_incoming(struct run *r);
+
+/* The name of staged file id in incoming ("123"). */
+void fetch_staged_name(int64_t id, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * log.h: the one place messages leave the program.  Errors and warnings go
+ * to stderr; info and debug to stderr as well, filtered by verbosity.  Under
+ * systemd (JOURNAL_STREAM set) each line starts with a "<N>" priority so
+ * journald keeps the level.
+ */
+#ifndef FTPMIRROR_LOG_H
+#define FTPMIRROR_LOG_H
+
+enum log_level {
+	LOG_LEVEL_ERR,		/* always shown */
+	LOG_LEVEL_WARN,		/* shown unless --quiet */
+	LOG_LEVEL_INFO,		/* shown unless --quiet */
+	LOG_LEVEL_DEBUG		/* shown with --verbose */
+};
+
+/* Set the most detailed level shown; reads JOURNAL_STREAM once. */
+void log_init(enum log_level max);
+
+/* The level set by log_init. */
+enum log_level log_max_level(void);
+
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * path.h: from remote names to safe local paths.  Remote names are checked
+ * here, and every file system call on the mirror's trees goes through a
+ * directory descriptor opened by walking components one at a time without
+ * following symbolic links, so no name and no link can lead outside the
+ * tree it belongs to.
+ */
+#ifndef FTPMIRROR_PATH_H
+#define FTPMIRROR_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Check one remote name (a single path component of len bytes).  Refused:
+ * empty, ".", "..", containing '/' or NUL, control bytes (0x01-0x1f, 0x7f),
+ * longer than NAME_MAX.  Other bytes, including non-UTF-8, are kept.
+ * Returns NULL when the name is acceptable, else a static reason.
+ */
+const char *path_check_name(const char *name, size_t len);
+
+/*
+ * "dir/name", or "name" when dir is empty.  Returns a string the caller
+ * frees, or NULL when out of memory.
+ */
+char *path_join(const char *dir, const char *name);
+
+/* Length of the directory part of relpath ("a/b/c" -> 3, "c" -> 0). */
+size_t path_dirlen(const char *relpath);
+
+/* The last component of relpath (a pointer into it). */
+const char *path_base(const char *relpath);
+
+/*
+ * The URL of relpath below base (which ends in '/'): every byte of relpath
+ * but '/' and RFC 3986 unreserved ones is percent-encoded.  With dir, a '/'
+ * is appended.  Returns a string the caller frees, or NULL.
+ */
+char *path_url(const char *base, const char *relpath, bool dir);
+
+/*
+ * Open directory reldir ("" for the root itself) below the directory open
+ * as rootfd, one component at a time with O_NOFOLLOW.  With create, missing
+ * directories are made (mode 0777 less umask).  A component that exists as
+ * anything but a real directory fails with ENOTDIR.  Returns a descriptor
+ * the caller closes, or -1 with errno set.
+ */
+int path_open_dir(int rootfd, const char *reldir, bool create);
+
+/*
+ * Open the directory that holds relpath below rootfd (as path_open_dir on
+ * its directory part) and set *leaf to its last component.  Returns the
+ * descriptor, or -1 with errno set.
+ */
+int path_open_parent(int rootfd, const char *relpath, bool create,
+    const char **leaf);
+
+/*
+ * Remove name in dirfd and, when it is a directory, everything below it,
+ * never following a symbolic link.  A missing name is success.  Returns 0,
+ * or -1 with errno set.
+ */
+int path_remove_tree(int dirfd, const char *name);
+
+/*
+ * Does a symbolic link at relpath (below the mirror root) whose contents
+ * are target stay inside the mirror?  Lexical: target must be relative and
+ * its ".." components must never climb above the root.
+ */
+bool path_link_inside(const char *relpath, const char *target);
+
+/*
+ * mkdir -p for an absolute operator-given path (target, incoming).
+ * Returns 0, or -1 with errno set.
+ */
+int path_mkdirs(const char *abspath);
+
+#endif

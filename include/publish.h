@@ -1,0 +1,29 @@
+/*
+ * publish.h: incoming -> target.  Run only when every transfer of the run
+ * succeeded.  New directories first, then staged files renamed into place
+ * (index files such as Release or SHA256SUMS after the files they list),
+ * then deletions; every rename is atomic, so readers of target see each
+ * file either old or new, never partial.
+ */
+#ifndef FTPMIRROR_PUBLISH_H
+#define FTPMIRROR_PUBLISH_H
+
+#include "run.h"
+
+enum publish_result {
+	PUBLISH_OK = 0,
+	PUBLISH_FAILED = -1,		/* an error, logged and recorded */
+	PUBLISH_DELETE_LIMIT = 1	/* published, but max_delete stopped
+					   the deletions: none was done */
+};
+
+/* Publish the run's staged work into target. */
+enum publish_result publish_run(struct run *r);
+
+/*
+ * Print what publish_run would do (--dry-run): fetches, publications and
+ * deletions, one per line on stdout.  Returns 0 or -1.
+ */
+int publish_print_plan(struct run *r);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * run.h: one run of one job, shared by the modules that carry it out:
+ * sync.c (the order of things), crawl.c (listings), fetch.c (downloads),
+ * publish.c (incoming -> target).
+ */
+#ifndef FTPMIRROR_RUN_H
+#define FTPMIRROR_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "listing.h"
+#include "state.h"
+
+struct job;
+struct xfer;
+
+struct run {
+	const struct job *job;
+	struct state	*state;
+	struct xfer	*xfer;
+	int64_t		 id;		/* runs.id */
+	bool		 dry;		/* --dry-run: change nothing */
+	int		 target_fd;	/* the public tree, or -1 (dry, missing) */
+	int		 incoming_fd;	/* the staging area, or -1 */
+	struct feat	 feat;		/* what the server offers */
+	enum listing_format format;	/* how directories are listed */
+	struct run_counts counts;
+	int64_t		 failed;	/* transfers that failed for good */
+	bool		 remote_unusable; /* connect, login or root listing failed */
+	char		*message;	/* first fatal reason, owned */
+	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
+};
+
+/* Record an event of the run (nothing in a dry run). */
+void run_event(struct run *r, const char *path, const char *action,
+    int64_t bytes, const char *detail);
+
+/* Record a failure: an error event, the count, and the first message. */
+void run_error(struct run *r, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Seconds to wait before try number tries (1, 2, 4, ... capped). */
+int64_t run_backoff(int tries);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * state.h: the SQLite state store.  The only module that speaks SQL: runs
+ * and events (history), files (the remote tree as last mirrored), staged
+ * (what incoming holds) and scan (the working set of the current run,
+ * which also serves as its work queue so no tree is held in memory).
+ */
+#ifndef FTPMIRROR_STATE_H
+#define FTPMIRROR_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where an entry of the current run stands. */
+enum scan_state {
+	SCAN_DIR_PENDING = 1,	/* directory waiting to be listed */
+	SCAN_DIR_LISTING,	/* listing in flight */
+	SCAN_DIR_DONE,		/* listed completely */
+	SCAN_DIR_FAILED,	/* listing failed for good */
+	SCAN_DIR_UNLISTED,	/* not walked (max_depth) */
+	SCAN_FILE_UNCHANGED = 10, /* target already holds this version */
+	SCAN_FILE_FETCH,	/* waiting to be downloaded */
+	SCAN_FILE_FETCHING,	/* download in flight */
+	SCAN_FILE_STAGED,	/* complete in incoming, to publish */
+	SCAN_FILE_FAILED,	/* download failed for good */
+	SCAN_FILE_PUBLISHED,	/* renamed into target this run */
+	SCAN_LINK = 20,		/* symbolic link to (re)create at publish */
+	SCAN_LINK_UNCHANGED	/* target already holds this link */
+};
+
+/* What publishing an entry does to target. */
+enum scan_action {
+	SCAN_ACTION_NONE = 0,	/* nothing: unchanged */
+	SCAN_ACTION_ADD,	/* nothing was at its path */
+	SCAN_ACTION_CHANGE	/* replaces what was at its path */
+};
+
+/* One row of scan. */
+struct scan_row {
+	int64_t		 id;
+	char		*path;		/* owned by the row */
+	char		*link_target;	/* owned, or NULL */
+	int		 depth;
+	char		 type;		/* 'f', 'd' or 'l' */
+	int64_t		 size;		/* -1 unknown */
+	int64_t		 mtime;		/* seconds since the epoch, UTC */
+	int		 mtime_prec;	/* enum mtime_prec */
+	enum scan_state	 state;
+	enum scan_action action;
+	int		 tries;
+};
+
+/* A staged file: INCOMING/<id> holds (part of) remote version size/mtime. */
+struct staged_row {
+	int64_t		 id;
+	int64_t		 size;
+	int64_t		 mtime;
+	bool		 complete;
+};
+
+/* Totals of a run, as stored in runs. */
+struct run_counts {
+	int64_t	added;
+	int64_t	changed;
+	int64_t	deleted;
+	int64_t	bytes;
+	int64_t	errors;
+};
+
+/* A row of runs, for history. */
+struct run_info {
+	int64_t		 id;
+	const char	*job;
+	const char	*started_at;
+	const char	*finished_at;	/* NULL while running */
+	const char	*status;
+	struct run_counts counts;
+	const char	*message;	/* may be NULL */
+};
+
+struct state;
+
+/*
+ * Open (creating when missing) the database at path, in WAL mode, and bring
+ * its schema up to date.  With dry, everything done through the handle
+ * stays in one transaction that is rolled back by state_close, and a
+ * missing database is not created (an empty one lives in memory instead).
+ * Returns NULL after logging why.
+ */
+struct state *state_open(const char *path, bool dry);
+
+/* Commit what is pending (unless dry) and close.  NULL is a no-op. */
+void state_close(struct state *st);
+
+/*
+ * Writes are batched in transactions; commit the batch when it is older
+ * than a fraction of a second (and start the next).  Returns 0 or -1.
+ */
+int state_checkpoint(struct state *st);
+
+/* Commit now.  Returns 0 or -1. */
+int state_commit(struct state *st);
+
+/* runs and events */
+int state_run_begin(struct state *st, const char *job, const char *source,
+    int64_t *run_id);
+int state_run_finish(struct state *st, int64_t run_id, const char *status,
+    const struct run_counts *c, const char *message);
+int state_event(struct state *st, int64_t run_id, const char *path,
+    const char *action, int64_t bytes, const char *detail);
+
+/*
+ * Call fn for the newest runs (of job, or all when job is NULL), newest
+ * first, at most limit.  Strings are valid during the call only.
+ */
+int state_history(struct state *st, const char *job, int limit,
+    void (*fn)(void *arg, const struct run_info *r), void *arg);
+
+/* scan */
+int state_scan_reset(struct state *st, const char *job);
+
+/*
+ * Add a row for path (its other fields from row; row's id, path and
+ * link_target are ignored).  Returns 0, 1 when the path was already there
+ * (a listing that names an entry twice), or -1.
+ */
+int state_scan_add(struct state *st, const char *job, const char *parent,
+    const char *path, const char *link_target, const struct scan_row *row);
+
+/*
+ * The oldest row of job in state whose retry time has come (not_before <=
+ * now).  Fills *row (free with state_scan_row_clear) and returns 1, 0 when
+ * none, -1 on error.
+ */
+int state_scan_next(struct state *st, const char *job, enum scan_state state,
+    int64_t now, struct scan_row *row);
+
+/* The earliest not_before among rows of job in state, or -1 when none. */
+int64_t state_scan_next_retry(struct state *st, const char *job,
+    enum scan_state state);
+
+/* Set a row's state, tries and not_before. */
+int state_scan_set(struct state *st, int64_t id, enum scan_state state,
+    int tries, int64_t not_before);
+
+/* Set a row's mtime and precision (learned from MDTM after a download). */
+int state_scan_set_mtime(struct state *st, int64_t id, int64_t mtime,
+    int prec);
+
+/* Number of rows of job in state. */
+int64_t state_scan_count(struct state *st, const char *job,
+    enum scan_state state);
+
+/*
+ * Call fn for every row of job in one of the given states, in path order
+ * (parents before children).  Returning -1 from fn stops with -1.
+ */
+int state_scan_foreach(struct state *st, const char *job,
+    const enum scan_state *states, size_t nstates,
+    int (*fn)(void *arg, const struct scan_row *row), void *arg);
+
+void state_scan_row_clear(struct scan_row *row);
+
+/* staged */
+int state_staged_get(struct state *st, const char *job, const char *path,
+    struct staged_row *out);		/* 1 found, 0 not, -1 error */
+int state_staged_put(struct state *st, const char *job, const char *path,
+    struct staged_row *row);		/* sets row->id when new */
+int state_staged_complete(struct state *st, int64_t id);
+int state_staged_delete(struct state *st, int64_t id);
+/* Is id a staged file (of any job)? 1 yes, 0 no, -1 error. */
+int state_staged_known(struct state *st, int64_t id);
+
+/*
+ * Deletions: call fn for each path of job in files that the current scan
+ * no longer has while its directory was listed completely (top-most only:
+ * a vanished directory is reported, not its contents).  type is 'f', 'd'
+ * or 'l'.
+ */
+int state_vanished_foreach(struct state *st, const char *job,
+    int (*fn)(void *arg, const char *path, char type), void *arg);
+
+/* Files (not directories) of job at path or below it: what deleting it removes. */
+int64_t state_files_count_below(struct state *st, const char *job,
+    const char *path);
+
+/* Number of files rows of job. */
+int64_t state_files_count(struct state *st, const char *job);
+
+/* Forget path and everything below it. */
+int state_files_delete_below(struct state *st, const char *job,
+    const char *path);
+
+/*
+ * Record the scan of job as the mirrored tree: every entry now in target
+ * (unchanged, published, links, listed directories) is written to files.
+ */
+int state_files_update_from_scan(struct state *st, const char *job,
+    int64_t run_id);
+
+/* The current UTC time as ISO 8601 text into buf (at least 21 bytes). */
+void state_iso_time(int64_t t, char *buf, size_t len);
+
+#endif

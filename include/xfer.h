@@ -1,0 +1,83 @@
+/*
+ * xfer.h: the transfer engine.  It owns libcurl's multi handle and a fixed
+ * number of slots (one per allowed control connection).  Callers start
+ * requests on free slots and pump the engine; libcurl keeps the control
+ * connections open and reuses them across requests, so each logs in once.
+ * The engine knows nothing of listings, files or policy.
+ */
+#ifndef FTPMIRROR_XFER_H
+#define FTPMIRROR_XFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How to reach the server; the strings are copied. */
+struct xfer_opts {
+	const char	*user;
+	const char	*password;
+	bool		 passive;	/* EPSV then PASV; false: EPRT/PORT */
+	bool		 tls_required;	/* AUTH TLS on ftp:// */
+	const char	*ca_file;	/* or NULL for the system store */
+	int		 timeout;	/* seconds without progress */
+	int64_t		 max_recv_speed; /* bytes/s per transfer, 0 = none */
+	int		 connections;	/* slots and control connections */
+};
+
+/* How a request ended. */
+struct xfer_result {
+	int		 code;		/* CURLcode, 0 = success */
+	long		 reply;		/* last FTP reply code, 0 if none */
+	const char	*error;		/* human-readable, never NULL */
+	int64_t		 bytes;		/* body bytes received */
+	int64_t		 filetime;	/* MDTM result, -1 unknown */
+	bool		 transient;	/* worth retrying */
+	bool		 refused_connect; /* could not connect or log in */
+	bool		 quote_rejected; /* the server refused req.quote */
+};
+
+/* What to do.  Pointers are borrowed until on_done has run. */
+struct xfer_req {
+	const char	*url;
+	const char	*list_cmd;	/* "MLSD"/"LIST" for a directory, or NULL */
+	const char	*quote;		/* a command sent before, e.g. "FEAT" */
+	bool		 nobody;	/* transfer nothing (with quote) */
+	int64_t		 resume_from;	/* REST offset, 0 = none */
+	bool		 size_known;	/* skip libcurl's SIZE before RETR */
+	bool		 want_filetime;	/* ask MDTM */
+	/* Body bytes; return 0, or -1 to abort the transfer. */
+	int		(*on_data)(void *arg, const char *buf, size_t len);
+	/* Each reply line from the server (optional). */
+	void		(*on_reply)(void *arg, const char *line, size_t len);
+	/* Called once, from xfer_pump or xfer_abort. */
+	void		(*on_done)(void *arg, const struct xfer_result *r);
+	void		*arg;
+};
+
+struct xfer;
+
+/* Create the engine.  Returns NULL after logging why. */
+struct xfer *xfer_new(const struct xfer_opts *o);
+
+/* Close connections and free.  NULL is a no-op. */
+void xfer_free(struct xfer *x);
+
+/* Number of slots free for xfer_start. */
+int xfer_idle(const struct xfer *x);
+
+/* Number of requests in flight. */
+int xfer_busy(const struct xfer *x);
+
+/* Start req on a free slot.  Returns 0, or -1 (none free, or curl failed). */
+int xfer_start(struct xfer *x, const struct xfer_req *req);
+
+/*
+ * Wait up to timeout_ms for network activity, drive the transfers, and run
+ * on_done for each that ended.  Returns 0 or -1.
+ */
+int xfer_pump(struct xfer *x, int timeout_ms);
+
+/* Stop every request in flight; each gets on_done with an abort code. */
+void xfer_abort(struct xfer *x);
+
+#endif

@@ -1,0 +1,453 @@
+/*
+ * crawl.c: listing policy.  The probe asks FEAT once and picks MLSD or
+ * LIST; then directories are listed as connections come free, each
+ * listing streamed through the parser straight into the scan table, so a
+ * huge directory costs one line of memory, not the whole listing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crawl.h"
+#include "fetch.h"
+#include "filter.h"
+#include "job.h"
+#include "log.h"
+#include "path.h"
+#include "plan.h"
+#include "tz.h"
+#include "xfer.h"
+
+/* A FEAT reply is a few hundred bytes; more than this is not one. */
+#define FEAT_MAX	16384
+
+struct probe {
+	char	 buf[FEAT_MAX];
+	size_t	 len;
+	bool	 in_feat;	/* the 211 reply has started */
+	bool	 done;
+	struct xfer_result result;
+	char	 error[256];
+};
+
+static void
+probe_on_reply(void *arg, const char *line, size_t len)
+{
+	struct probe *p = arg;
+
+	if (!p->in_feat && len >= 3 && strncmp(line, "211", 3) == 0)
+		p->in_feat = true;
+	if (!p->in_feat || p->len + len >= sizeof(p->buf))
+		return;
+	memcpy(p->buf + p->len, line, len);
+	p->len += len;
+}
+
+static void
+probe_on_done(void *arg, const struct xfer_result *res)
+{
+	struct probe *p = arg;
+
+	p->result = *res;
+	snprintf(p->error, sizeof(p->error), "%s", res->error);
+	p->result.error = p->error;
+	p->done = true;
+}
+
+/* Connect, log in, ask FEAT; choose the listing format. */
+int
+crawl_probe(struct run *r)
+{
+	struct probe *p;
+	struct xfer_req req;
+	int rc = -1;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	memset(&req, 0, sizeof(req));
+	req.url = r->job->source;
+	req.quote = "FEAT";
+	req.nobody = true;
+	req.on_reply = probe_on_reply;
+	req.on_done = probe_on_done;
+	req.arg = p;
+	if (xfer_start(r->xfer, &req) == -1)
+		goto out;
+	while (!p->done && !*r->stop)
+		if (xfer_pump(r->xfer, 250) == -1)
+			goto out;
+	if (!p->done) {
+		xfer_abort(r->xfer);
+		goto out;
+	}
+	/* A server that rejects FEAT simply has no extensions. */
+	if (p->result.code != 0 && !p->result.quote_rejected) {
+		r->remote_unusable = true;
+		run_error(r, "", "cannot use %s: %s", r->job->source,
+		    p->result.error);
+		goto out;
+	}
+	listing_parse_feat(p->buf, p->len, &r->feat);
+	switch (r->job->listing) {
+	case JOB_LISTING_MLSD:
+		r->format = LISTING_MLSD;
+		break;
+	case JOB_LISTING_LIST:
+		r->format = LISTING_LIST;
+		break;
+	default:
+		r->format = r->feat.mlsd ? LISTING_MLSD : LISTING_LIST;
+		break;
+	}
+	log_debug("%s: server offers%s%s%s%s; listing with %s", r->job->name,
+	    r->feat.mlsd ? " MLSD" : "", r->feat.mdtm ? " MDTM" : "",
+	    r->feat.size ? " SIZE" : "", r->feat.rest_stream ? " REST" : "",
+	    r->format == LISTING_MLSD ? "MLSD" : "LIST");
+	rc = 0;
+out:
+	free(p);
+	return rc;
+}
+
+/* Queue the source's root directory. */
+int
+crawl_add_root(struct run *r)
+{
+	struct scan_row row;
+
+	memset(&row, 0, sizeof(row));
+	row.type = 'd';
+	row.size = -1;
+	row.state = SCAN_DIR_PENDING;
+	row.action = SCAN_ACTION_NONE;
+	return state_scan_add(r->state, r->job->name, "", "", NULL, &row) ==
+	    -1 ? -1 : 0;
+}
+
+/* One directory listing in flight. */
+struct crawl_list {
+	struct run		*r;
+	struct scan_row		 dir;		/* the directory, owned */
+	struct listing_parser	*parser;
+	int			 local_fd;	/* dir in target, or -1 */
+	char			*url;
+	int			 db_failed;	/* a store failed: fail the run */
+};
+
+/* A name made printable for messages: other bytes become \xNN. */
+static void
+crawl_printable(const char *name, size_t len, char *buf, size_t size)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 5 < size; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+}
+
+/* What target holds at name inside the listed directory. */
+static void
+crawl_local(struct crawl_list *cl, const char *name, struct plan_local *loc,
+    char *link, size_t linksize)
+{
+	struct stat sb;
+	ssize_t n;
+
+	memset(loc, 0, sizeof(*loc));
+	if (cl->local_fd == -1 ||
+	    fstatat(cl->local_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return;
+	loc->size = (int64_t)sb.st_size;
+	loc->mtime = (int64_t)sb.st_mtime;
+	if (S_ISREG(sb.st_mode))
+		loc->type = 'f';
+	else if (S_ISDIR(sb.st_mode))
+		loc->type = 'd';
+	else if (S_ISLNK(sb.st_mode)) {
+		loc->type = 'l';
+		n = readlinkat(cl->local_fd, name, link, linksize - 1);
+		if (n >= 0) {
+			link[n] = '\0';
+			loc->link_target = link;
+		}
+	} else
+		loc->type = 'o';
+}
+
+/* Does incoming still hold the whole staged file? */
+static bool
+crawl_staged_intact(struct run *r, const struct staged_row *srow)
+{
+	struct stat sb;
+	char name[32];
+
+	if (r->incoming_fd == -1)
+		return false;
+	fetch_staged_name(srow->id, name, sizeof(name));
+	return fstatat(r->incoming_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(sb.st_mode) && (int64_t)sb.st_size == srow->size;
+}
+
+/* Should a link entry be mirrored?  Records why not. */
+static bool
+crawl_link_wanted(struct crawl_list *cl, const char *path,
+    const struct entry *e)
+{
+	struct run *r = cl->r;
+
+	switch (r->job->symlinks) {
+	case JOB_SYMLINKS_SKIP:
+		return false;
+	case JOB_SYMLINKS_FOLLOW:
+		run_event(r, path, "skip", -1,
+		    "symlinks: follow is not supported yet; link not mirrored");
+		return false;
+	default:
+		break;
+	}
+	if (e->link_target == NULL) {
+		run_event(r, path, "skip", -1,
+		    "symbolic link whose target the listing does not give");
+		return false;
+	}
+	if (!path_link_inside(path, e->link_target)) {
+		run_event(r, path, "skip", -1,
+		    "symbolic link pointing outside the mirror");
+		return false;
+	}
+	return true;
+}
+
+/* One entry of a listing: check, filter, plan, store. */
+static void
+crawl_on_entry(void *arg, const struct entry *e)
+{
+	struct crawl_list *cl = arg;
+	struct run *r = cl->r;
+	const struct job *job = r->job;
+	struct plan_remote rem;
+	struct plan_local loc;
+	struct plan_staged stg;
+	struct plan_decision d;
+	struct staged_row srow;
+	struct scan_row row;
+	const char *why;
+	char *path = NULL;
+	char link[4096], shown[1024];
+	int found;
+
+	if (cl->db_failed || e->type == ENTRY_OTHER)
+		return;
+	if ((why = path_check_name(e->name, e->name_len)) != NULL) {
+		crawl_printable(e->name, e->name_len, shown, sizeof(shown));
+		if ((path = path_join(cl->dir.path, shown)) != NULL)
+			run_event(r, path, "error", -1, why);
+		r->counts.errors++;
+		log_warn("%s: refused remote name \"%s\" in /%s: %s",
+		    job->name, shown, cl->dir.path, why);
+		goto out;
+	}
+	if ((path = path_join(cl->dir.path, e->name)) == NULL)
+		goto oom;
+	if (!filter_wanted(job->exclude.v, job->exclude.n, job->include.v,
+	    job->include.n, path, e->type == ENTRY_DIR))
+		goto out;
+	if (e->type == ENTRY_LINK && !crawl_link_wanted(cl, path, e))
+		goto out;
+
+	memset(&rem, 0, sizeof(rem));
+	rem.type = e->type == ENTRY_DIR ? 'd' : e->type == ENTRY_LINK ?
+	    'l' : 'f';
+	rem.size = e->size;
+	rem.mtime = e->mtime_local ? tz_wall_to_utc(e->mtime) : e->mtime;
+	rem.mtime_prec = (int)e->mtime_prec;
+	rem.link_target = e->link_target;
+	crawl_local(cl, e->name, &loc, link, sizeof(link));
+
+	memset(&stg, 0, sizeof(stg));
+	if (rem.type == 'f') {
+		found = state_staged_get(r->state, job->name, path, &srow);
+		if (found == -1)
+			goto dbfail;
+		if (found == 1) {
+			stg.exists = true;
+			stg.complete = srow.complete &&
+			    crawl_staged_intact(r, &srow);
+			stg.size = srow.size;
+			stg.mtime = srow.mtime;
+		}
+	}
+	d = plan_entry(&rem, &loc, &stg);
+	memset(&row, 0, sizeof(row));
+	row.depth = cl->dir.depth + 1;
+	row.type = rem.type;
+	row.size = rem.type == 'f' ? e->size : -1;
+	row.mtime = rem.mtime;
+	row.mtime_prec = rem.mtime_prec;
+	row.state = d.state;
+	row.action = d.action;
+	/* max_depth: a directory that deep is mirrored but not walked. */
+	if (d.state == SCAN_DIR_PENDING && job->max_depth > 0 &&
+	    row.depth >= job->max_depth)
+		row.state = SCAN_DIR_UNLISTED;
+	switch (state_scan_add(r->state, job->name, cl->dir.path, path,
+	    e->link_target, &row)) {
+	case -1:
+		goto dbfail;
+	case 1:
+		log_warn("%s: /%s listed twice in /%s; the first is kept",
+		    job->name, path, cl->dir.path);
+		break;
+	default:
+		log_debug("%s: listed /%s%s", job->name, path,
+		    d.state == SCAN_FILE_FETCH ? " (to fetch)" : "");
+		break;
+	}
+	goto out;
+oom:
+	log_err("out of memory");
+dbfail:
+	cl->db_failed = 1;
+out:
+	free(path);
+}
+
+/* A listing line that could not be parsed: recorded, skipped. */
+static void
+crawl_on_bad(void *arg, const char *line, size_t len)
+{
+	struct crawl_list *cl = arg;
+	char shown[512];
+
+	crawl_printable(line, len > 200 ? 200 : len, shown, sizeof(shown));
+	log_warn("%s: cannot parse a line listing /%s: %s", cl->r->job->name,
+	    cl->dir.path, shown);
+	run_event(cl->r, cl->dir.path, "error", -1, shown);
+	cl->r->counts.errors++;
+}
+
+static int
+crawl_on_data(void *arg, const char *buf, size_t len)
+{
+	struct crawl_list *cl = arg;
+
+	listing_parser_feed(cl->parser, buf, len);
+	return cl->db_failed ? -1 : 0;
+}
+
+static void
+crawl_list_free(struct crawl_list *cl)
+{
+	if (cl == NULL)
+		return;
+	listing_parser_free(cl->parser);
+	if (cl->local_fd != -1)
+		close(cl->local_fd);
+	state_scan_row_clear(&cl->dir);
+	free(cl->url);
+	free(cl);
+}
+
+/* A listing ended: mark the directory, or retry, or give up on it. */
+static void
+crawl_on_done(void *arg, const struct xfer_result *res)
+{
+	struct crawl_list *cl = arg;
+	struct run *r = cl->r;
+	const char *shown = cl->dir.path[0] ? cl->dir.path : "(root)";
+	int tries = cl->dir.tries + 1;
+	enum scan_state next;
+	int64_t not_before = 0;
+
+	if (res->code == 0) {
+		listing_parser_finish(cl->parser);
+		next = SCAN_DIR_DONE;
+		log_debug("%s: listed /%s: %zu entries", r->job->name,
+		    cl->dir.path, listing_parser_entries(cl->parser));
+	} else if (*r->stop) {
+		next = SCAN_DIR_PENDING;
+	} else if (res->transient && tries <= r->job->retries) {
+		next = SCAN_DIR_PENDING;
+		not_before = (int64_t)time(NULL) + run_backoff(tries);
+		log_warn("%s: listing /%s failed (%s); retrying",
+		    r->job->name, cl->dir.path, res->error);
+		run_event(r, shown, "retry", -1, res->error);
+	} else {
+		next = SCAN_DIR_FAILED;
+		r->failed++;
+		if (cl->dir.path[0] == '\0')
+			r->remote_unusable = true;
+		run_error(r, shown, "cannot list /%s: %s", cl->dir.path,
+		    res->error);
+	}
+	if (cl->db_failed || state_scan_set(r->state, cl->dir.id, next, tries,
+	    not_before) == -1) {
+		r->failed++;
+		run_error(r, shown, "cannot record the listing of /%s",
+		    cl->dir.path);
+	}
+	crawl_list_free(cl);
+}
+
+/* Start listing the next waiting directory. */
+int
+crawl_start_next(struct run *r)
+{
+	struct crawl_list *cl;
+	struct xfer_req req;
+	int found;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	cl->r = r;
+	cl->local_fd = -1;
+	found = state_scan_next(r->state, r->job->name, SCAN_DIR_PENDING,
+	    (int64_t)time(NULL), &cl->dir);
+	if (found != 1) {
+		free(cl);
+		return found;
+	}
+	if (state_scan_set(r->state, cl->dir.id, SCAN_DIR_LISTING,
+	    cl->dir.tries, 0) == -1)
+		goto fail;
+	cl->url = cl->dir.path[0] ? path_url(r->job->source, cl->dir.path,
+	    true) : strdup(r->job->source);
+	cl->parser = listing_parser_new(r->format,
+	    tz_utc_to_wall((int64_t)time(NULL)), crawl_on_entry, crawl_on_bad,
+	    cl);
+	if (cl->url == NULL || cl->parser == NULL) {
+		log_err("out of memory");
+		goto fail;
+	}
+	if (r->target_fd != -1)
+		cl->local_fd = path_open_dir(r->target_fd, cl->dir.path, false);
+
+	memset(&req, 0, sizeof(req));
+	req.url = cl->url;
+	req.list_cmd = r->format == LISTING_MLSD ? "MLSD" : "LIST";
+	req.on_data = crawl_on_data;
+	req.on_done = crawl_on_done;
+	req.arg = cl;
+	if (xfer_start(r->xfer, &req) == -1)
+		goto fail;
+	log_debug("%s: listing /%s", r->job->name, cl->dir.path);
+	return 1;
+fail:
+	crawl_list_free(cl);
+	return -1;
+}

@@ -1,0 +1,383 @@
+/*
+ * fetch.c: download policy.  A file goes to INCOMING/<id>, never into
+ * target.  Its staged row is committed before the first byte is written
+ * and records which remote version (size, mtime) the bytes belong to, so
+ * a later run resumes a partial only when the remote file is still that
+ * version, and starts over otherwise.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fetch.h"
+#include "job.h"
+#include "log.h"
+#include "path.h"
+#include "xfer.h"
+
+/* One download in flight. */
+struct fetch {
+	struct run	*r;
+	struct scan_row	 row;		/* the file, owned */
+	struct staged_row staged;
+	int		 fd;		/* INCOMING/<id>, open for writing */
+	int64_t		 offset;	/* where this transfer started */
+	int64_t		 written;	/* bytes written by this transfer */
+	char		*url;
+	int		 write_errno;	/* a write failed */
+	bool		 too_long;	/* the server sent more than listed */
+};
+
+/* The name of staged file id in incoming. */
+void
+fetch_staged_name(int64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld", (long long)id);
+}
+
+static void
+fetch_free(struct fetch *f)
+{
+	if (f == NULL)
+		return;
+	if (f->fd != -1)
+		close(f->fd);
+	state_scan_row_clear(&f->row);
+	free(f->url);
+	free(f);
+}
+
+/* Write all of buf at the current offset. */
+static int
+fetch_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+fetch_on_data(void *arg, const char *buf, size_t len)
+{
+	struct fetch *f = arg;
+
+	/* A server may not push more than it listed into our disk. */
+	if (f->row.size >= 0 &&
+	    f->offset + f->written + (int64_t)len > f->row.size) {
+		f->too_long = true;
+		return -1;
+	}
+	if (fetch_write_all(f->fd, buf, len) == -1) {
+		f->write_errno = errno;
+		return -1;
+	}
+	f->written += (int64_t)len;
+	return 0;
+}
+
+/*
+ * The transfer succeeded: check the size, give the file its remote mtime,
+ * mark it complete.  Returns 0, or -1 with the reason logged.
+ */
+static int
+fetch_complete(struct fetch *f, int64_t filetime)
+{
+	struct run *r = f->r;
+	struct timespec times[2];
+	struct stat sb;
+	int64_t mtime = f->row.mtime;
+
+	if (fstat(f->fd, &sb) == -1) {
+		run_error(r, f->row.path, "incoming file %lld: %s",
+		    (long long)f->staged.id, strerror(errno));
+		return -1;
+	}
+	if (f->row.size >= 0 && (int64_t)sb.st_size != f->row.size) {
+		run_error(r, f->row.path, "got %lld bytes, the listing said "
+		    "%lld", (long long)sb.st_size, (long long)f->row.size);
+		return -1;
+	}
+	/* A LIST time is only to the minute or day; MDTM is exact. */
+	if (filetime >= 0 && f->row.mtime_prec != MTIME_SECOND) {
+		mtime = filetime;
+		if (state_scan_set_mtime(r->state, f->row.id, mtime,
+		    MTIME_SECOND) == -1)
+			return -1;
+	}
+	times[0].tv_sec = time(NULL);
+	times[0].tv_nsec = 0;
+	times[1].tv_sec = (time_t)mtime;
+	times[1].tv_nsec = 0;
+	if (futimens(f->fd, times) == -1) {
+		run_error(r, f->row.path, "setting the time of incoming file "
+		    "%lld: %s", (long long)f->staged.id, strerror(errno));
+		return -1;
+	}
+	if (state_staged_complete(r->state, f->staged.id) == -1 ||
+	    state_scan_set(r->state, f->row.id, SCAN_FILE_STAGED,
+	    f->row.tries + 1, 0) == -1)
+		return -1;
+	log_debug("%s: fetched /%s (%lld bytes)", r->job->name, f->row.path,
+	    (long long)f->written);
+	return 0;
+}
+
+/* A download ended: complete it, retry it later, or give up on it. */
+static void
+fetch_on_done(void *arg, const struct xfer_result *res)
+{
+	struct fetch *f = arg;
+	struct run *r = f->r;
+	int tries = f->row.tries + 1;
+	char detail[512];
+
+	r->counts.bytes += f->written;
+	if (res->code == 0 && !f->too_long && f->write_errno == 0) {
+		if (fetch_complete(f, res->filetime) == -1) {
+			r->failed++;
+			state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED,
+			    tries, 0);
+		}
+		goto out;
+	}
+	if (*r->stop) {
+		/* Keep the partial: the next run resumes it. */
+		state_scan_set(r->state, f->row.id, SCAN_FILE_FETCH, f->row.tries,
+		    0);
+		goto out;
+	}
+	if (f->write_errno != 0) {
+		r->failed++;
+		run_error(r, f->row.path, "writing incoming file %lld: %s",
+		    (long long)f->staged.id, strerror(f->write_errno));
+		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED, tries, 0);
+		goto out;
+	}
+	if (f->too_long) {
+		/*
+		 * The file grew after it was listed, or the server lies.
+		 * Either way the staged bytes are suspect: start over.
+		 */
+		if (ftruncate(f->fd, 0) == -1)
+			log_warn("truncating incoming file %lld: %s",
+			    (long long)f->staged.id, strerror(errno));
+		snprintf(detail, sizeof(detail), "the server sent more than "
+		    "the %lld bytes it listed", (long long)f->row.size);
+	} else
+		snprintf(detail, sizeof(detail), "%s", res->error);
+
+	if ((res->transient || f->too_long) && tries <= r->job->retries) {
+		log_warn("%s: fetching /%s failed (%s); retrying", r->job->name,
+		    f->row.path, detail);
+		run_event(r, f->row.path, "retry", f->written, detail);
+		state_scan_set(r->state, f->row.id, SCAN_FILE_FETCH, tries,
+		    (int64_t)time(NULL) + run_backoff(tries));
+	} else {
+		r->failed++;
+		run_error(r, f->row.path, "cannot fetch /%s: %s", f->row.path,
+		    detail);
+		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED, tries, 0);
+	}
+out:
+	fetch_free(f);
+}
+
+/*
+ * Open the staged file for f->row: resume a partial of the same remote
+ * version, or start a new one.  Returns 0 or -1.
+ */
+static int
+fetch_open_staged(struct fetch *f)
+{
+	struct run *r = f->r;
+	struct stat sb;
+	char name[32];
+	int found, flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+
+	found = state_staged_get(r->state, r->job->name, f->row.path,
+	    &f->staged);
+	if (found == -1)
+		return -1;
+	if (found == 1 && (f->staged.size != f->row.size ||
+	    f->staged.mtime != f->row.mtime)) {
+		/* A different version is staged: replace it. */
+		flags |= O_TRUNC;
+		f->staged.size = f->row.size;
+		f->staged.mtime = f->row.mtime;
+		f->staged.complete = false;
+		if (state_staged_put(r->state, r->job->name, f->row.path,
+		    &f->staged) == -1)
+			return -1;
+	} else if (found == 0) {
+		flags |= O_TRUNC;
+		memset(&f->staged, 0, sizeof(f->staged));
+		f->staged.size = f->row.size;
+		f->staged.mtime = f->row.mtime;
+		if (state_staged_put(r->state, r->job->name, f->row.path,
+		    &f->staged) == -1)
+			return -1;
+	}
+	fetch_staged_name(f->staged.id, name, sizeof(name));
+	/* 0666 less the umask: nothing of the remote mode is taken. */
+	if ((f->fd = openat(r->incoming_fd, name, flags, 0666)) == -1 ||
+	    fstat(f->fd, &sb) == -1) {
+		run_error(r, f->row.path, "incoming file %s: %s", name,
+		    strerror(errno));
+		return -1;
+	}
+	f->offset = (int64_t)sb.st_size;
+	if (f->row.size >= 0 && f->offset > f->row.size) {
+		if (ftruncate(f->fd, 0) == -1) {
+			run_error(r, f->row.path, "incoming file %s: %s", name,
+			    strerror(errno));
+			return -1;
+		}
+		f->offset = 0;
+	}
+	if (lseek(f->fd, f->offset, SEEK_SET) == -1) {
+		run_error(r, f->row.path, "incoming file %s: %s", name,
+		    strerror(errno));
+		return -1;
+	}
+	if (f->offset > 0) {
+		log_debug("%s: resuming /%s at byte %lld", r->job->name,
+		    f->row.path, (long long)f->offset);
+		run_event(r, f->row.path, "resume", f->offset, NULL);
+	}
+	return 0;
+}
+
+/* Start the next waiting download. */
+int
+fetch_start_next(struct run *r)
+{
+	struct fetch *f;
+	struct xfer_req req;
+	int found;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	f->r = r;
+	f->fd = -1;
+	found = state_scan_next(r->state, r->job->name, SCAN_FILE_FETCH,
+	    (int64_t)time(NULL), &f->row);
+	if (found != 1) {
+		free(f);
+		return found;
+	}
+	if (state_scan_set(r->state, f->row.id, SCAN_FILE_FETCHING,
+	    f->row.tries, 0) == -1)
+		goto fail;
+	if (fetch_open_staged(f) == -1) {
+		r->failed++;
+		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED,
+		    f->row.tries + 1, 0);
+		fetch_free(f);
+		return 1;
+	}
+	/*
+	 * Nothing left to transfer (an empty file with an exact time, or a
+	 * partial that was in fact complete): no round trip needed.
+	 */
+	if (f->row.size >= 0 && f->offset == f->row.size &&
+	    f->row.mtime_prec == MTIME_SECOND) {
+		if (fetch_complete(f, -1) == -1) {
+			r->failed++;
+			state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED,
+			    f->row.tries + 1, 0);
+		}
+		fetch_free(f);
+		return 1;
+	}
+	if ((f->url = path_url(r->job->source, f->row.path, false)) == NULL) {
+		log_err("out of memory");
+		goto fail;
+	}
+	memset(&req, 0, sizeof(req));
+	req.url = f->url;
+	req.resume_from = f->offset;
+	req.size_known = f->row.size >= 0;
+	req.want_filetime = f->row.mtime_prec != MTIME_SECOND;
+	req.on_data = fetch_on_data;
+	req.on_done = fetch_on_done;
+	req.arg = f;
+	if (xfer_start(r->xfer, &req) == -1)
+		goto fail;
+	log_debug("%s: fetching /%s", r->job->name, f->row.path);
+	return 1;
+fail:
+	fetch_free(f);
+	return -1;
+}
+
+/* Is name all digits (a staged file's name)?  Sets *id. */
+static bool
+fetch_parse_name(const char *name, int64_t *id)
+{
+	char *end;
+	long long v;
+
+	if (name[0] < '1' || name[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoll(name, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*id = (int64_t)v;
+	return true;
+}
+
+/* Remove incoming files that no staged row names. */
+int
+fetch_clean_incoming(struct run *r)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, known, rc = 0;
+	int64_t id;
+
+	if ((fd = openat(r->incoming_fd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		log_err("%s: %s: %s", r->job->name, r->job->incoming,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!fetch_parse_name(de->d_name, &id))
+			continue;
+		if ((known = state_staged_known(r->state, id)) == -1) {
+			rc = -1;
+			break;
+		}
+		if (known == 0) {
+			log_debug("%s: removing orphan incoming file %s",
+			    r->job->name, de->d_name);
+			if (unlinkat(r->incoming_fd, de->d_name, 0) == -1)
+				log_warn("%s: removing %s/%s: %s",
+				    r->job->name, r->job->incoming, de->d_name,
+				    strerror(errno));
+		}
+	}
+	closedir(d);
+	return rc;
+}

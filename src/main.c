@@ -1,0 +1,372 @@
+/*
+ * main.c: the command line.  A table of subcommands, global options, and
+ * the only exit() in the program.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "job.h"
+#include "log.h"
+#include "path.h"
+#include "report.h"
+#include "state.h"
+#include "sync.h"
+
+#ifndef FTPMIRROR_VERSION
+#define FTPMIRROR_VERSION "0.1.0"
+#endif
+
+/* Global options, after parsing. */
+struct globals {
+	const char	*db;		/* --db, or NULL for the default */
+	const char	*jobs_dir;
+	bool		 json;
+	char		 db_buf[PATH_MAX];
+};
+
+struct cmd {
+	const char	*name;
+	int		(*fn)(struct globals *g, int argc, char **argv);
+	const char	*args;
+	const char	*help;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/*
+ * The database path: --db, $FTPMIRROR_DB, /var/lib/ftpmirror/state.db for
+ * root, else $XDG_STATE_HOME (or ~/.local/state)/ftpmirror/state.db.  The
+ * directory is made when missing.  Returns NULL after logging why.
+ */
+static const char *
+db_path(struct globals *g, bool create_dir)
+{
+	const char *env, *home;
+	char dir[PATH_MAX];
+	size_t n;
+
+	if (g->db)
+		return g->db;
+	if ((env = getenv("FTPMIRROR_DB")) != NULL && env[0] != '\0')
+		return env;
+	if (geteuid() == 0)
+		snprintf(dir, sizeof(dir), "/var/lib/ftpmirror");
+	else if ((env = getenv("XDG_STATE_HOME")) != NULL && env[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/ftpmirror", env);
+	else if ((home = getenv("HOME")) != NULL && home[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/.local/state/ftpmirror", home);
+	else {
+		log_err("no database: give --db or set FTPMIRROR_DB");
+		return NULL;
+	}
+	if (create_dir && path_mkdirs(dir) == -1) {
+		log_err("cannot make %s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	n = (size_t)snprintf(g->db_buf, sizeof(g->db_buf), "%s/state.db", dir);
+	if (n >= sizeof(g->db_buf)) {
+		log_err("database path too long");
+		return NULL;
+	}
+	return g->db_buf;
+}
+
+static void
+print_job_errors(struct job_errors *errs)
+{
+	size_t i;
+
+	for (i = 0; i < errs->n; i++)
+		fprintf(stderr, "%s\n", errs->v[i]);
+	job_errors_free(errs);
+}
+
+static int
+cmd_sync(struct globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sync_opts so;
+	struct job_errors errs = { NULL, 0 };
+	struct state *st = NULL;
+	struct job *job;
+	const char *db;
+	int c, i, rc, worst = SYNC_OK;
+
+	memset(&so, 0, sizeof(so));
+	so.json = g->json;
+	so.stop = &stop_requested;
+	while ((c = getopt_long(argc, argv, "nj", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			so.dry = true;
+			break;
+		case 'j':
+			so.json = true;
+			break;
+		default:
+			return SYNC_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		log_err("usage: ftpmirror sync [--dry-run] JOB...");
+		return SYNC_USAGE;
+	}
+	if ((db = db_path(g, !so.dry)) == NULL ||
+	    (st = state_open(db, so.dry)) == NULL)
+		return SYNC_PARTIAL;
+	install_signals();
+	for (i = optind; i < argc && !stop_requested; i++) {
+		if ((job = job_load(argv[i], g->jobs_dir, &errs)) == NULL) {
+			print_job_errors(&errs);
+			rc = SYNC_USAGE;
+		} else {
+			rc = sync_job(job, st, &so);
+			job_free(job);
+		}
+		if (rc > worst)
+			worst = rc;
+	}
+	state_close(st);
+	return worst;
+}
+
+static int
+cmd_check(struct globals *g, int argc, char **argv)
+{
+	struct job_errors errs = { NULL, 0 };
+	struct job *job;
+	int i, rc = 0;
+
+	if (argc < 2) {
+		log_err("usage: ftpmirror check JOB...");
+		return SYNC_USAGE;
+	}
+	for (i = 1; i < argc; i++) {
+		if ((job = job_load(argv[i], g->jobs_dir, &errs)) == NULL) {
+			print_job_errors(&errs);
+			rc = SYNC_USAGE;
+			continue;
+		}
+		log_info("%s: job %s is valid", job->file, job->name);
+		job_free(job);
+	}
+	return rc;
+}
+
+struct history_ctx {
+	bool	json;
+	int	n;
+};
+
+static void
+history_row(void *arg, const struct run_info *r)
+{
+	struct history_ctx *h = arg;
+
+	if (h->json) {
+		fputs(h->n ? ",\n  " : "\n  ", stdout);
+		report_run_json(stdout, r);
+	} else
+		report_run_text(stdout, r);
+	h->n++;
+}
+
+static int
+cmd_history(struct globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct history_ctx h = { g->json, 0 };
+	struct state *st;
+	const char *db, *job = NULL;
+	char *end;
+	long limit = 20;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "l:j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			errno = 0;
+			limit = strtol(optarg, &end, 10);
+			if (errno || *end || limit < 1 || limit > 1000000) {
+				log_err("--limit: expected a positive number");
+				return SYNC_USAGE;
+			}
+			break;
+		case 'j':
+			h.json = true;
+			break;
+		default:
+			return SYNC_USAGE;
+		}
+	}
+	if (optind < argc)
+		job = argv[optind++];
+	if (optind < argc) {
+		log_err("usage: ftpmirror history [JOB] [--limit N] [--json]");
+		return SYNC_USAGE;
+	}
+	if ((db = db_path(g, true)) == NULL || (st = state_open(db, false)) ==
+	    NULL)
+		return SYNC_PARTIAL;
+	if (h.json)
+		fputc('[', stdout);
+	rc = state_history(st, job, (int)limit, history_row, &h);
+	if (h.json)
+		fputs(h.n ? "\n]\n" : "]\n", stdout);
+	state_close(st);
+	return rc == -1 ? SYNC_PARTIAL : 0;
+}
+
+static int cmd_help(struct globals *g, int argc, char **argv);
+
+static const struct cmd commands[] = {
+	{ "sync", cmd_sync, "[--dry-run] JOB...",
+	    "run these jobs now, one after another" },
+	{ "check", cmd_check, "JOB...",
+	    "validate job files without touching the network" },
+	{ "history", cmd_history, "[JOB] [--limit N]",
+	    "past runs, newest first" },
+	{ "help", cmd_help, "", "this text" },
+};
+
+static void
+usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out,
+	    "usage: ftpmirror [GLOBAL OPTIONS] COMMAND [ARGS]\n\n"
+	    "Keep a local copy of a remote FTP tree current.\n\n"
+	    "global options:\n"
+	    "  --db PATH        state database (default: $FTPMIRROR_DB, else\n"
+	    "                   /var/lib/ftpmirror/state.db as root, else\n"
+	    "                   $XDG_STATE_HOME/ftpmirror/state.db)\n"
+	    "  --jobs-dir DIR   where job names are looked up (default:\n"
+	    "                   $FTPMIRROR_JOBS_DIR, else /etc/ftpmirror/jobs.d)\n"
+	    "  -q, --quiet      errors only\n"
+	    "  -v, --verbose    one line per file and per protocol step\n"
+	    "  --json           machine-readable output\n"
+	    "  --version, --help\n\n"
+	    "commands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %-22s %s\n", commands[i].name,
+		    commands[i].args, commands[i].help);
+	fprintf(out, "\nexit status: 0 ok, 1 some files failed, 2 usage or "
+	    "job-file error,\n3 job already running, 4 remote unusable, "
+	    "5 stopped by a safety limit\n");
+}
+
+static int
+cmd_help(struct globals *g, int argc, char **argv)
+{
+	(void)g;
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "jobs-dir", required_argument, NULL, 'J' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct globals g;
+	enum log_level level = LOG_LEVEL_INFO;
+	const char *env;
+	size_t i;
+	int c;
+
+	memset(&g, 0, sizeof(g));
+	g.jobs_dir = "/etc/ftpmirror/jobs.d";
+	if ((env = getenv("FTPMIRROR_JOBS_DIR")) != NULL && env[0] != '\0')
+		g.jobs_dir = env;
+	/* "+": global options end at the command's name. */
+	while ((c = getopt_long(argc, argv, "+qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			g.db = optarg;
+			break;
+		case 'J':
+			g.jobs_dir = optarg;
+			break;
+		case 'q':
+			level = LOG_LEVEL_ERR;
+			break;
+		case 'v':
+			level = LOG_LEVEL_DEBUG;
+			break;
+		case 'j':
+			g.json = true;
+			break;
+		case 'V':
+			printf("ftpmirror %s\n", FTPMIRROR_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(SYNC_USAGE);
+		}
+	}
+	log_init(level);
+	if (optind >= argc) {
+		usage(stderr);
+		exit(SYNC_USAGE);
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			argc -= optind;
+			argv += optind;
+			optind = 1;	/* the command parses its own options */
+			exit(commands[i].fn(&g, argc, argv));
+		}
+	}
+	log_err("unknown command %s (see ftpmirror --help)", argv[optind]);
+	exit(SYNC_USAGE);
+}

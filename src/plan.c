@@ -1,0 +1,83 @@
+/*
+ * plan.c: the per-entry diff of a fresh listing against the local trees.
+ * Comparing with what target really holds (not only with the database)
+ * means a file deleted or damaged by hand is fetched again, and a run that
+ * died after publishing some files does not download them twice.
+ */
+#include <string.h>
+
+#include "listing.h"
+#include "plan.h"
+
+/* Does local mtime fall inside the remote time's precision? */
+bool
+plan_mtime_matches(int64_t local, int64_t remote, int prec)
+{
+	switch (prec) {
+	case MTIME_SECOND:
+		return local == remote;
+	case MTIME_MINUTE:
+		return local >= remote && local < remote + 60;
+	case MTIME_DAY:
+		return local >= remote && local < remote + 86400;
+	default:
+		return true;
+	}
+}
+
+static bool
+plan_same_file(const struct plan_remote *remote, int64_t size, int64_t mtime)
+{
+	if (remote->size >= 0 && size != remote->size)
+		return false;
+	return plan_mtime_matches(mtime, remote->mtime, remote->mtime_prec);
+}
+
+/* Decide what to do with one remote entry. */
+struct plan_decision
+plan_entry(const struct plan_remote *remote, const struct plan_local *local,
+    const struct plan_staged *staged)
+{
+	struct plan_decision d;
+
+	if (local->type == 0)
+		d.action = SCAN_ACTION_ADD;
+	else if (local->type != remote->type)
+		d.action = SCAN_ACTION_CHANGE;
+	else
+		d.action = SCAN_ACTION_NONE;
+
+	switch (remote->type) {
+	case 'd':
+		d.state = SCAN_DIR_PENDING;
+		break;
+	case 'l':
+		if (d.action == SCAN_ACTION_NONE && local->link_target &&
+		    remote->link_target &&
+		    strcmp(local->link_target, remote->link_target) == 0)
+			d.state = SCAN_LINK_UNCHANGED;
+		else {
+			d.state = SCAN_LINK;
+			if (d.action == SCAN_ACTION_NONE)
+				d.action = SCAN_ACTION_CHANGE;
+		}
+		break;
+	default:
+		if (d.action == SCAN_ACTION_NONE &&
+		    plan_same_file(remote, local->size, local->mtime)) {
+			d.state = SCAN_FILE_UNCHANGED;
+			break;
+		}
+		if (d.action == SCAN_ACTION_NONE)
+			d.action = SCAN_ACTION_CHANGE;
+		/* A staged copy counts only if it is this very version. */
+		if (staged->exists && staged->complete &&
+		    staged->size == remote->size &&
+		    staged->mtime == remote->mtime)
+			d.state = SCAN_FILE_STAGED;
+		else
+			d.state = SCAN_FILE_FETCH;
+		break;
+	}
+	return d;
+}

@@ -1,0 +1,55 @@
+/*
+ * run.c: what every part of a run records the same way: events, errors
+ * and the retry back-off.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "log.h"
+#include "run.h"
+
+/* Record an event (nothing in a dry run, where the database is not kept). */
+void
+run_event(struct run *r, const char *path, const char *action, int64_t bytes,
+    const char *detail)
+{
+	if (r->state == NULL)
+		return;
+	if (state_event(r->state, r->id, path, action, bytes, detail) == -1)
+		log_warn("%s: could not record the event %s %s", r->job->name,
+		    action, path);
+}
+
+/*
+ * Record a failure: logged, stored as an error event, counted; the first
+ * one becomes the run's message.
+ */
+void
+run_error(struct run *r, const char *path, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("%s: %s", r->job->name, msg);
+	run_event(r, path, "error", -1, msg);
+	r->counts.errors++;
+	if (r->message == NULL)
+		r->message = strdup(msg);
+}
+
+/* Seconds before try number tries: 1, 2, 4, ... at most 60. */
+int64_t
+run_backoff(int tries)
+{
+	int64_t s = 1;
+
+	while (--tries > 0 && s < 60)
+		s *= 2;
+	return s < 60 ? s : 60;
+}

@@ -1,0 +1,956 @@
+/*
+ * state.c: the SQLite state store.  Statements are prepared once and kept
+ * in struct state; writes are batched into transactions that
+ * state_checkpoint() commits a few times a second, which keeps a large
+ * listing cheap to record without holding the write lock for a whole run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "listing.h"
+#include "log.h"
+#include "schema.h"
+#include "state.h"
+
+enum stmt_id {
+	ST_RUN_BEGIN,
+	ST_RUN_FINISH,
+	ST_EVENT,
+	ST_HISTORY_ALL,
+	ST_HISTORY_JOB,
+	ST_SCAN_RESET,
+	ST_SCAN_ADD,
+	ST_SCAN_NEXT,
+	ST_SCAN_NEXT_RETRY,
+	ST_SCAN_SET,
+	ST_SCAN_SET_MTIME,
+	ST_SCAN_COUNT,
+	ST_STAGED_GET,
+	ST_STAGED_INSERT,
+	ST_STAGED_UPDATE,
+	ST_STAGED_COMPLETE,
+	ST_STAGED_DELETE,
+	ST_STAGED_KNOWN,
+	ST_VANISHED,
+	ST_FILES_COUNT_BELOW,
+	ST_FILES_COUNT,
+	ST_FILES_DELETE_BELOW,
+	ST_FILES_FROM_SCAN,
+	ST_COUNT
+};
+
+/*
+ * Paths below P are those in [P "/", P "0"): '0' follows '/' in ASCII, and
+ * the BINARY collation compares bytes, so this range is exactly the subtree
+ * and uses the primary key.
+ */
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_RUN_BEGIN] =
+	    "INSERT INTO runs (job, started_at, status, source, pid) "
+	    "VALUES (?1, ?2, 'running', ?3, ?4)",
+	[ST_RUN_FINISH] =
+	    "UPDATE runs SET finished_at = ?2, status = ?3, files_added = ?4, "
+	    "files_changed = ?5, files_deleted = ?6, bytes_downloaded = ?7, "
+	    "errors = ?8, message = ?9 WHERE id = ?1",
+	[ST_EVENT] =
+	    "INSERT INTO events (run_id, time, path, action, bytes, detail) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_HISTORY_ALL] =
+	    "SELECT id, job, started_at, finished_at, status, files_added, "
+	    "files_changed, files_deleted, bytes_downloaded, errors, message "
+	    "FROM runs ORDER BY id DESC LIMIT ?1",
+	[ST_HISTORY_JOB] =
+	    "SELECT id, job, started_at, finished_at, status, files_added, "
+	    "files_changed, files_deleted, bytes_downloaded, errors, message "
+	    "FROM runs WHERE job = ?2 ORDER BY id DESC LIMIT ?1",
+	[ST_SCAN_RESET] =
+	    "DELETE FROM scan WHERE job = ?1",
+	[ST_SCAN_ADD] =
+	    "INSERT OR IGNORE INTO scan (job, path, parent, depth, type, size, "
+	    "mtime, mtime_prec, link_target, state, action) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_SCAN_NEXT] =
+	    "SELECT id, path, link_target, depth, type, size, mtime, "
+	    "mtime_prec, state, action, tries FROM scan "
+	    "WHERE job = ?1 AND state = ?2 AND not_before <= ?3 "
+	    "ORDER BY id LIMIT 1",
+	[ST_SCAN_NEXT_RETRY] =
+	    "SELECT min(not_before) FROM scan WHERE job = ?1 AND state = ?2",
+	[ST_SCAN_SET] =
+	    "UPDATE scan SET state = ?2, tries = ?3, not_before = ?4 "
+	    "WHERE id = ?1",
+	[ST_SCAN_SET_MTIME] =
+	    "UPDATE scan SET mtime = ?2, mtime_prec = ?3 WHERE id = ?1",
+	[ST_SCAN_COUNT] =
+	    "SELECT count(*) FROM scan WHERE job = ?1 AND state = ?2",
+	[ST_STAGED_GET] =
+	    "SELECT id, size, mtime, complete FROM staged "
+	    "WHERE job = ?1 AND path = ?2",
+	[ST_STAGED_INSERT] =
+	    "INSERT INTO staged (job, path, size, mtime, complete) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_STAGED_UPDATE] =
+	    "UPDATE staged SET size = ?2, mtime = ?3, complete = ?4 "
+	    "WHERE id = ?1",
+	[ST_STAGED_COMPLETE] =
+	    "UPDATE staged SET complete = 1 WHERE id = ?1",
+	[ST_STAGED_DELETE] =
+	    "DELETE FROM staged WHERE id = ?1",
+	[ST_STAGED_KNOWN] =
+	    "SELECT 1 FROM staged WHERE id = ?1",
+	[ST_VANISHED] =
+	    "SELECT f.path, f.type FROM files f "
+	    "JOIN scan p ON p.job = f.job AND p.path = f.parent "
+	    "AND p.state = 3 "
+	    "WHERE f.job = ?1 AND NOT EXISTS (SELECT 1 FROM scan s "
+	    "WHERE s.job = f.job AND s.path = f.path) ORDER BY f.path",
+	[ST_FILES_COUNT_BELOW] =
+	    "SELECT count(*) FROM files WHERE job = ?1 AND type != 'dir' AND "
+	    "(path = ?2 OR (path >= ?2 || '/' AND path < ?2 || '0'))",
+	[ST_FILES_COUNT] =
+	    "SELECT count(*) FROM files WHERE job = ?1 AND type != 'dir'",
+	[ST_FILES_DELETE_BELOW] =
+	    "DELETE FROM files WHERE job = ?1 AND (path = ?2 OR "
+	    "(path >= ?2 || '/' AND path < ?2 || '0'))",
+	[ST_FILES_FROM_SCAN] =
+	    "INSERT INTO files (job, path, parent, type, size, mtime, "
+	    "mtime_prec, link_target, unique_id, updated_run) "
+	    "SELECT job, path, parent, "
+	    "CASE type WHEN 'f' THEN 'file' WHEN 'd' THEN 'dir' ELSE 'link' END, "
+	    "size, strftime('%Y-%m-%dT%H:%M:%SZ', mtime, 'unixepoch'), "
+	    "CASE mtime_prec WHEN 3 THEN 'second' WHEN 2 THEN 'minute' "
+	    "WHEN 1 THEN 'day' ELSE 'none' END, link_target, unique_id, ?2 "
+	    "FROM scan WHERE job = ?1 AND path != '' AND state IN "
+	    "(3, 5, 10, 15, 20, 21) "
+	    "ON CONFLICT (job, path) DO UPDATE SET type = excluded.type, "
+	    "size = excluded.size, mtime = excluded.mtime, "
+	    "mtime_prec = excluded.mtime_prec, "
+	    "link_target = excluded.link_target, "
+	    "unique_id = excluded.unique_id, "
+	    "updated_run = CASE WHEN files.type IS excluded.type AND "
+	    "files.size IS excluded.size AND files.mtime IS excluded.mtime "
+	    "THEN files.updated_run ELSE excluded.updated_run END",
+};
+
+struct state {
+	sqlite3		*db;
+	sqlite3_stmt	*stmt[ST_COUNT];
+	bool		 dry;		/* roll everything back at close */
+	bool		 in_tx;		/* a batch transaction is open */
+	struct timespec	 tx_started;
+};
+
+/* How long a batch of writes may stay uncommitted. */
+#define STATE_BATCH_MS	250
+
+static int
+state_exec(struct state *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("database: %s: %s", sql, msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+state_begin(struct state *st)
+{
+	if (st->in_tx)
+		return 0;
+	if (state_exec(st, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	st->in_tx = true;
+	clock_gettime(CLOCK_MONOTONIC, &st->tx_started);
+	return 0;
+}
+
+/* Commit now.  Returns 0 or -1. */
+int
+state_commit(struct state *st)
+{
+	if (st->dry || !st->in_tx)
+		return 0;
+	st->in_tx = false;
+	return state_exec(st, "COMMIT");
+}
+
+/*
+ * Commit the open batch when it is older than STATE_BATCH_MS.  Returns 0
+ * or -1.
+ */
+int
+state_checkpoint(struct state *st)
+{
+	struct timespec now;
+	long ms;
+
+	if (st->dry || !st->in_tx)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - st->tx_started.tv_sec) * 1000 +
+	    (now.tv_nsec - st->tx_started.tv_nsec) / 1000000;
+	if (ms < STATE_BATCH_MS)
+		return 0;
+	return state_commit(st);
+}
+
+/*
+ * Get statement id, reset and ready for binding, inside the batch
+ * transaction (every statement runs in one, so single writes are cheap).
+ */
+static sqlite3_stmt *
+state_stmt(struct state *st, enum stmt_id id)
+{
+	sqlite3_stmt *s;
+
+	if (state_begin(st) == -1)
+		return NULL;
+	s = st->stmt[id];
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+static int
+state_fail(struct state *st, const char *what)
+{
+	log_err("database: %s: %s", what, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+/* Run a statement that returns no rows. */
+static int
+state_step_done(struct state *st, sqlite3_stmt *s, const char *what)
+{
+	int rc;
+
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return state_fail(st, what);
+	return 0;
+}
+
+/* Run a statement that returns one integer. */
+static int64_t
+state_step_int(struct state *st, sqlite3_stmt *s, const char *what)
+{
+	int64_t v = -1;
+	int rc;
+
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+			v = sqlite3_column_int64(s, 0);
+	} else if (rc != SQLITE_DONE) {
+		state_fail(st, what);
+		v = -2;
+	}
+	sqlite3_reset(s);
+	return v;
+}
+
+static void
+state_bind_text(sqlite3_stmt *s, int i, const char *text)
+{
+	if (text == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC);
+}
+
+/* Apply the schema steps the database has not seen yet. */
+static int
+state_migrate(struct state *st)
+{
+	sqlite3_stmt *s = NULL;
+	int version = 0;
+	size_t i;
+	char pragma[64];
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) !=
+	    SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return state_fail(st, "reading the schema version");
+	}
+	version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+
+	if (version > schema_steps[schema_nsteps - 1].version) {
+		log_err("database schema version %d is newer than this "
+		    "ftpmirror knows (%d); refusing to touch it", version,
+		    schema_steps[schema_nsteps - 1].version);
+		return -1;
+	}
+	for (i = 0; i < schema_nsteps; i++) {
+		if (schema_steps[i].version <= version)
+			continue;
+		if (state_exec(st, "BEGIN IMMEDIATE") == -1)
+			return -1;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+		    schema_steps[i].version);
+		if (state_exec(st, schema_steps[i].sql) == -1 ||
+		    state_exec(st, pragma) == -1) {
+			log_err("database: migration %s failed",
+			    schema_steps[i].file);
+			state_exec(st, "ROLLBACK");
+			return -1;
+		}
+		if (state_exec(st, "COMMIT") == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open the database, creating and migrating it.  With dry, a missing file
+ * is replaced by an empty database in memory and nothing is ever committed.
+ * Returns NULL after logging why.
+ */
+struct state *
+state_open(const char *path, bool dry)
+{
+	struct state *st = NULL;
+	const char *where = path;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int i;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		log_err("out of memory");
+		return NULL;
+	}
+	st->dry = dry;
+	if (dry && access(path, F_OK) == -1)
+		where = ":memory:";
+	if (sqlite3_open_v2(where, &st->db, flags, NULL) != SQLITE_OK) {
+		log_err("database %s: %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	sqlite3_extended_result_codes(st->db, 1);
+	/*
+	 * WAL lets history queries run beside a sync; NORMAL synchronous is
+	 * durable across a crash of the process, and a lost last batch after
+	 * a power cut only costs a re-check of some files.
+	 */
+	if (state_exec(st, "PRAGMA journal_mode = WAL") == -1 ||
+	    state_exec(st, "PRAGMA synchronous = NORMAL") == -1 ||
+	    state_exec(st, "PRAGMA foreign_keys = ON") == -1) {
+		log_err("database %s is not usable", path);
+		goto fail;
+	}
+	if (state_migrate(st) == -1) {
+		log_err("database %s is not usable", path);
+		goto fail;
+	}
+	for (i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
+			state_fail(st, stmt_sql[i]);
+			goto fail;
+		}
+	}
+	if (dry && state_begin(st) == -1)
+		goto fail;
+	return st;
+fail:
+	state_close(st);
+	return NULL;
+}
+
+/* Commit (unless dry) and close.  NULL is a no-op. */
+void
+state_close(struct state *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	if (st->in_tx) {
+		if (st->dry)
+			state_exec(st, "ROLLBACK");
+		else
+			state_commit(st);
+	}
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+/* Format t (seconds since the epoch) as 2026-11-25T10:00:00Z. */
+void
+state_iso_time(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+state_now_iso(char *buf, size_t len)
+{
+	state_iso_time((int64_t)time(NULL), buf, len);
+}
+
+/*
+ * Record the start of a run and commit at once, so that other processes
+ * see it running.  Sets *run_id.
+ */
+int
+state_run_begin(struct state *st, const char *job, const char *source,
+    int64_t *run_id)
+{
+	sqlite3_stmt *s;
+	char now[32];
+
+	if ((s = state_stmt(st, ST_RUN_BEGIN)) == NULL)
+		return -1;
+	state_now_iso(now, sizeof(now));
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, now);
+	state_bind_text(s, 3, source);
+	sqlite3_bind_int64(s, 4, (int64_t)getpid());
+	if (state_step_done(st, s, "recording the run") == -1)
+		return -1;
+	*run_id = sqlite3_last_insert_rowid(st->db);
+	return state_commit(st);
+}
+
+/* Record the end of a run with its totals and commit. */
+int
+state_run_finish(struct state *st, int64_t run_id, const char *status,
+    const struct run_counts *c, const char *message)
+{
+	sqlite3_stmt *s;
+	char now[32];
+
+	if ((s = state_stmt(st, ST_RUN_FINISH)) == NULL)
+		return -1;
+	state_now_iso(now, sizeof(now));
+	sqlite3_bind_int64(s, 1, run_id);
+	state_bind_text(s, 2, now);
+	state_bind_text(s, 3, status);
+	sqlite3_bind_int64(s, 4, c->added);
+	sqlite3_bind_int64(s, 5, c->changed);
+	sqlite3_bind_int64(s, 6, c->deleted);
+	sqlite3_bind_int64(s, 7, c->bytes);
+	sqlite3_bind_int64(s, 8, c->errors);
+	state_bind_text(s, 9, message);
+	if (state_step_done(st, s, "finishing the run") == -1)
+		return -1;
+	return state_commit(st);
+}
+
+/* Record one event of a run; bytes < 0 is stored as NULL. */
+int
+state_event(struct state *st, int64_t run_id, const char *path,
+    const char *action, int64_t bytes, const char *detail)
+{
+	sqlite3_stmt *s;
+	char now[32];
+
+	if ((s = state_stmt(st, ST_EVENT)) == NULL)
+		return -1;
+	state_now_iso(now, sizeof(now));
+	sqlite3_bind_int64(s, 1, run_id);
+	state_bind_text(s, 2, now);
+	state_bind_text(s, 3, path);
+	state_bind_text(s, 4, action);
+	if (bytes >= 0)
+		sqlite3_bind_int64(s, 5, bytes);
+	state_bind_text(s, 6, detail);
+	return state_step_done(st, s, "recording an event");
+}
+
+static const char *
+state_column_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+/* Call fn for the newest runs, newest first. */
+int
+state_history(struct state *st, const char *job, int limit,
+    void (*fn)(void *arg, const struct run_info *r), void *arg)
+{
+	sqlite3_stmt *s;
+	struct run_info r;
+	int rc;
+
+	s = state_stmt(st, job ? ST_HISTORY_JOB : ST_HISTORY_ALL);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int(s, 1, limit);
+	if (job)
+		state_bind_text(s, 2, job);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r.id = sqlite3_column_int64(s, 0);
+		r.job = state_column_text(s, 1);
+		r.started_at = state_column_text(s, 2);
+		r.finished_at = state_column_text(s, 3);
+		r.status = state_column_text(s, 4);
+		r.counts.added = sqlite3_column_int64(s, 5);
+		r.counts.changed = sqlite3_column_int64(s, 6);
+		r.counts.deleted = sqlite3_column_int64(s, 7);
+		r.counts.bytes = sqlite3_column_int64(s, 8);
+		r.counts.errors = sqlite3_column_int64(s, 9);
+		r.message = state_column_text(s, 10);
+		fn(arg, &r);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return state_fail(st, "reading history");
+	return 0;
+}
+
+/* Forget the working set of job's previous run. */
+int
+state_scan_reset(struct state *st, const char *job)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_SCAN_RESET)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	return state_step_done(st, s, "clearing the scan");
+}
+
+/* Add a row to the scan; 1 when its path was there already. */
+int
+state_scan_add(struct state *st, const char *job, const char *parent,
+    const char *path, const char *link_target, const struct scan_row *row)
+{
+	sqlite3_stmt *s;
+	char type[2] = { row->type, '\0' };
+
+	if ((s = state_stmt(st, ST_SCAN_ADD)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, path);
+	state_bind_text(s, 3, parent);
+	sqlite3_bind_int(s, 4, row->depth);
+	sqlite3_bind_text(s, 5, type, 1, SQLITE_TRANSIENT);
+	if (row->size >= 0)
+		sqlite3_bind_int64(s, 6, row->size);
+	sqlite3_bind_int64(s, 7, row->mtime);
+	sqlite3_bind_int(s, 8, row->mtime_prec);
+	state_bind_text(s, 9, link_target);
+	sqlite3_bind_int(s, 10, (int)row->state);
+	sqlite3_bind_int(s, 11, (int)row->action);
+	if (state_step_done(st, s, "recording a listing entry") == -1)
+		return -1;
+	return sqlite3_changes(st->db) == 0 ? 1 : 0;
+}
+
+static char *
+state_dup_column(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	if (t == NULL)
+		return NULL;
+	return strdup((const char *)t);
+}
+
+/* Fill row from the columns of ST_SCAN_NEXT's shape. */
+static int
+state_scan_read_row(sqlite3_stmt *s, struct scan_row *row)
+{
+	const unsigned char *type;
+
+	memset(row, 0, sizeof(*row));
+	row->id = sqlite3_column_int64(s, 0);
+	if ((row->path = state_dup_column(s, 1)) == NULL)
+		return -1;
+	if (sqlite3_column_type(s, 2) != SQLITE_NULL &&
+	    (row->link_target = state_dup_column(s, 2)) == NULL)
+		return -1;
+	row->depth = sqlite3_column_int(s, 3);
+	type = sqlite3_column_text(s, 4);
+	row->type = type ? (char)type[0] : 'f';
+	row->size = sqlite3_column_type(s, 5) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(s, 5);
+	row->mtime = sqlite3_column_int64(s, 6);
+	row->mtime_prec = sqlite3_column_int(s, 7);
+	row->state = (enum scan_state)sqlite3_column_int(s, 8);
+	row->action = (enum scan_action)sqlite3_column_int(s, 9);
+	row->tries = sqlite3_column_int(s, 10);
+	return 0;
+}
+
+/* Free what a scan row owns. */
+void
+state_scan_row_clear(struct scan_row *row)
+{
+	free(row->path);
+	free(row->link_target);
+	row->path = NULL;
+	row->link_target = NULL;
+}
+
+/* The oldest row of job in state that may run now: 1, 0 none, -1. */
+int
+state_scan_next(struct state *st, const char *job, enum scan_state state,
+    int64_t now, struct scan_row *row)
+{
+	sqlite3_stmt *s;
+	int rc, ret = -1;
+
+	if ((s = state_stmt(st, ST_SCAN_NEXT)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	sqlite3_bind_int(s, 2, (int)state);
+	sqlite3_bind_int64(s, 3, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (state_scan_read_row(s, row) == -1) {
+			state_scan_row_clear(row);
+			log_err("out of memory");
+		} else
+			ret = 1;
+	} else if (rc == SQLITE_DONE)
+		ret = 0;
+	else
+		state_fail(st, "reading the work queue");
+	sqlite3_reset(s);
+	return ret;
+}
+
+/* The earliest retry time of rows in state, or -1. */
+int64_t
+state_scan_next_retry(struct state *st, const char *job,
+    enum scan_state state)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_SCAN_NEXT_RETRY)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	sqlite3_bind_int(s, 2, (int)state);
+	return state_step_int(st, s, "reading the work queue");
+}
+
+/* Set a scan row's state, tries and retry time. */
+int
+state_scan_set(struct state *st, int64_t id, enum scan_state state,
+    int tries, int64_t not_before)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_SCAN_SET)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, (int)state);
+	sqlite3_bind_int(s, 3, tries);
+	sqlite3_bind_int64(s, 4, not_before);
+	return state_step_done(st, s, "updating the work queue");
+}
+
+/* Set a scan row's mtime and its precision. */
+int
+state_scan_set_mtime(struct state *st, int64_t id, int64_t mtime, int prec)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_SCAN_SET_MTIME)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, mtime);
+	sqlite3_bind_int(s, 3, prec);
+	return state_step_done(st, s, "updating a modification time");
+}
+
+/* Number of scan rows of job in state (-1 on error). */
+int64_t
+state_scan_count(struct state *st, const char *job, enum scan_state state)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_SCAN_COUNT)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	sqlite3_bind_int(s, 2, (int)state);
+	return state_step_int(st, s, "counting the work queue");
+}
+
+/*
+ * Call fn for each row of job in the given states, in path order.  The
+ * statement is built per call (the set of states varies) and finalized.
+ */
+int
+state_scan_foreach(struct state *st, const char *job,
+    const enum scan_state *states, size_t nstates,
+    int (*fn)(void *arg, const struct scan_row *row), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct scan_row row;
+	char sql[512];
+	size_t i, off;
+	int rc, ret = -1;
+
+	memset(&row, 0, sizeof(row));
+	off = (size_t)snprintf(sql, sizeof(sql),
+	    "SELECT id, path, link_target, depth, type, size, mtime, "
+	    "mtime_prec, state, action, tries FROM scan "
+	    "WHERE job = ?1 AND state IN (");
+	for (i = 0; i < nstates && off < sizeof(sql) - 32; i++)
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off, "%s%d",
+		    i ? "," : "", (int)states[i]);
+	snprintf(sql + off, sizeof(sql) - off, ") ORDER BY path");
+
+	if (state_begin(st) == -1)
+		return -1;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		state_fail(st, sql);
+		goto out;
+	}
+	state_bind_text(s, 1, job);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (state_scan_read_row(s, &row) == -1) {
+			log_err("out of memory");
+			goto out;
+		}
+		if (fn(arg, &row) == -1)
+			goto out;
+		state_scan_row_clear(&row);
+	}
+	if (rc != SQLITE_DONE) {
+		state_fail(st, "walking the scan");
+		goto out;
+	}
+	ret = 0;
+out:
+	state_scan_row_clear(&row);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* The staged row of path: 1 found, 0 not, -1 error. */
+int
+state_staged_get(struct state *st, const char *job, const char *path,
+    struct staged_row *out)
+{
+	sqlite3_stmt *s;
+	int rc, ret = -1;
+
+	if ((s = state_stmt(st, ST_STAGED_GET)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, path);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(s, 0);
+		out->size = sqlite3_column_int64(s, 1);
+		out->mtime = sqlite3_column_int64(s, 2);
+		out->complete = sqlite3_column_int(s, 3) != 0;
+		ret = 1;
+	} else if (rc == SQLITE_DONE)
+		ret = 0;
+	else
+		state_fail(st, "reading staged files");
+	sqlite3_reset(s);
+	return ret;
+}
+
+/*
+ * Insert (row->id <= 0, and set it) or update a staged row.  The id names
+ * the file in incoming, so it is committed before any byte is written:
+ * after a crash, an incoming file without a row is an orphan, never a
+ * file of unknown origin taken for good.
+ */
+int
+state_staged_put(struct state *st, const char *job, const char *path,
+    struct staged_row *row)
+{
+	sqlite3_stmt *s;
+
+	if (row->id > 0) {
+		if ((s = state_stmt(st, ST_STAGED_UPDATE)) == NULL)
+			return -1;
+		sqlite3_bind_int64(s, 1, row->id);
+		sqlite3_bind_int64(s, 2, row->size);
+		sqlite3_bind_int64(s, 3, row->mtime);
+		sqlite3_bind_int(s, 4, row->complete);
+		if (state_step_done(st, s, "updating a staged file") == -1)
+			return -1;
+		return state_commit(st);
+	}
+	if ((s = state_stmt(st, ST_STAGED_INSERT)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, path);
+	sqlite3_bind_int64(s, 3, row->size);
+	sqlite3_bind_int64(s, 4, row->mtime);
+	sqlite3_bind_int(s, 5, row->complete);
+	if (state_step_done(st, s, "recording a staged file") == -1)
+		return -1;
+	row->id = sqlite3_last_insert_rowid(st->db);
+	return state_commit(st);
+}
+
+static int
+state_by_id(struct state *st, enum stmt_id id, int64_t rowid,
+    const char *what)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, id)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, rowid);
+	return state_step_done(st, s, what);
+}
+
+/* Mark a staged file complete. */
+int
+state_staged_complete(struct state *st, int64_t id)
+{
+	return state_by_id(st, ST_STAGED_COMPLETE, id, "completing a file");
+}
+
+/* Forget a staged file (published or discarded). */
+int
+state_staged_delete(struct state *st, int64_t id)
+{
+	return state_by_id(st, ST_STAGED_DELETE, id, "forgetting a file");
+}
+
+/* Is id a staged file (of any job)?  1, 0, or -1. */
+int
+state_staged_known(struct state *st, int64_t id)
+{
+	sqlite3_stmt *s;
+	int64_t v;
+
+	if ((s = state_stmt(st, ST_STAGED_KNOWN)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	v = state_step_int(st, s, "reading staged files");
+	if (v == -2)
+		return -1;
+	return v == 1;
+}
+
+/*
+ * Call fn for each vanished top-most path.  The rows are read into memory
+ * a batch at a time would be nicer; vanished sets are small, and fn must
+ * not write to files while the statement runs, so collect first.
+ */
+int
+state_vanished_foreach(struct state *st, const char *job,
+    int (*fn)(void *arg, const char *path, char type), void *arg)
+{
+	sqlite3_stmt *s;
+	char **paths = NULL, *types = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc, ret = -1;
+
+	if ((s = state_stmt(st, ST_VANISHED)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *type = state_column_text(s, 1);
+
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			char **np = realloc(paths, ncap * sizeof(*np));
+			char *nt;
+
+			if (np == NULL)
+				goto oom;
+			paths = np;
+			if ((nt = realloc(types, ncap)) == NULL)
+				goto oom;
+			types = nt;
+			cap = ncap;
+		}
+		if ((paths[n] = state_dup_column(s, 0)) == NULL)
+			goto oom;
+		types[n++] = type && type[0] == 'd' ? 'd' :
+		    type && type[0] == 'l' ? 'l' : 'f';
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		state_fail(st, "finding vanished files");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (fn(arg, paths[i], types[i]) == -1)
+			goto out;
+	ret = 0;
+	goto out;
+oom:
+	sqlite3_reset(s);
+	log_err("out of memory");
+out:
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(types);
+	return ret;
+}
+
+/* Rows of files at path or below (-1 on error). */
+int64_t
+state_files_count_below(struct state *st, const char *job, const char *path)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_FILES_COUNT_BELOW)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, path);
+	return state_step_int(st, s, "counting files");
+}
+
+/* Rows of files of job that are not directories (-1 on error). */
+int64_t
+state_files_count(struct state *st, const char *job)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_FILES_COUNT)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	return state_step_int(st, s, "counting files");
+}
+
+/* Forget path and everything below it. */
+int
+state_files_delete_below(struct state *st, const char *job, const char *path)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_FILES_DELETE_BELOW)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, path);
+	return state_step_done(st, s, "forgetting files");
+}
+
+/* Record every entry now in target as the mirrored tree. */
+int
+state_files_update_from_scan(struct state *st, const char *job,
+    int64_t run_id)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_FILES_FROM_SCAN)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	sqlite3_bind_int64(s, 2, run_id);
+	return state_step_done(st, s, "recording the mirrored tree");
+}

@@ -1,0 +1,315 @@
+/*
+ * sync.c: the order of one run.  Listings and downloads share the
+ * connections in one loop: whenever a slot is free, a waiting directory is
+ * listed (breadth-first, so work is found early), else a waiting file is
+ * fetched; publishing starts only when the whole tree is known and every
+ * transfer succeeded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crawl.h"
+#include "fetch.h"
+#include "job.h"
+#include "lock.h"
+#include "log.h"
+#include "path.h"
+#include "publish.h"
+#include "report.h"
+#include "sync.h"
+#include "tz.h"
+#include "xfer.h"
+
+/* How long the loop may sleep before looking at signals and retries. */
+#define SYNC_TICK_MS	250
+
+/* Open one of the job's trees; in a dry run a missing one is fine. */
+static int
+sync_open_tree(const struct run *r, const char *path)
+{
+	int fd;
+
+	if (!r->dry && path_mkdirs(path) == -1) {
+		log_err("%s: cannot make %s: %s", r->job->name, path,
+		    strerror(errno));
+		return -2;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 && !(r->dry && errno == ENOENT)) {
+		log_err("%s: %s: %s", r->job->name, path, strerror(errno));
+		return -2;
+	}
+	return fd;
+}
+
+/*
+ * Open target and incoming.  They must share a file system: publishing is
+ * rename(2), which can't cross one.  Returns 0 or -1.
+ */
+static int
+sync_open_trees(struct run *r)
+{
+	struct stat st, si;
+
+	if ((r->target_fd = sync_open_tree(r, r->job->target)) == -2 ||
+	    (r->incoming_fd = sync_open_tree(r, r->job->incoming)) == -2)
+		return -1;
+	if (r->target_fd == -1 || r->incoming_fd == -1)
+		return 0;
+	if (fstat(r->target_fd, &st) == -1 || fstat(r->incoming_fd, &si) == -1) {
+		log_err("%s: %s", r->job->name, strerror(errno));
+		return -1;
+	}
+	if (st.st_dev != si.st_dev) {
+		log_err("%s: incoming %s and target %s are on different file "
+		    "systems; files could not be renamed into place",
+		    r->job->name, r->job->incoming, r->job->target);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Keep every connection busy until the tree is listed and every file
+ * fetched (or given up), or a signal says stop.  Returns 0 or -1.
+ */
+static int
+sync_loop(struct run *r)
+{
+	int64_t next, now;
+	int n, timeout;
+
+	for (;;) {
+		if (*r->stop) {
+			xfer_abort(r->xfer);
+			return 0;
+		}
+		while (xfer_idle(r->xfer) > 0) {
+			n = crawl_start_next(r);
+			if (n == 0 && !r->dry)
+				n = fetch_start_next(r);
+			if (n == -1)
+				return -1;
+			if (n == 0)
+				break;
+		}
+		timeout = SYNC_TICK_MS;
+		if (xfer_busy(r->xfer) == 0) {
+			/* Nothing in flight: only retries that wait remain. */
+			next = state_scan_next_retry(r->state, r->job->name,
+			    SCAN_DIR_PENDING);
+			if (!r->dry) {
+				int64_t f = state_scan_next_retry(r->state,
+				    r->job->name, SCAN_FILE_FETCH);
+
+				if (f >= 0 && (next < 0 || f < next))
+					next = f;
+			}
+			if (next < 0)
+				return 0;
+			now = (int64_t)time(NULL);
+			if (next > now && (next - now) * 1000 < timeout)
+				timeout = (int)((next - now) * 1000);
+		}
+		if (xfer_pump(r->xfer, timeout) == -1)
+			return -1;
+		if (state_checkpoint(r->state) == -1)
+			return -1;
+	}
+}
+
+struct info_ctx {
+	bool	json;
+	int64_t	id;
+	double	seconds;
+};
+
+/* Print the run's line (or JSON object) from its row in runs. */
+static void
+sync_print_info(void *arg, const struct run_info *info)
+{
+	const struct info_ctx *ctx = arg;
+	char size[32];
+
+	if (info->id != ctx->id)
+		return;
+	if (ctx->json) {
+		report_run_json(stdout, info);
+		fputc('\n', stdout);
+		return;
+	}
+	report_bytes(info->counts.bytes, size, sizeof(size));
+	log_info("%s: %s: %lld added, %lld changed, %lld deleted, %s "
+	    "downloaded in %.1f s, %lld errors (run %lld)", info->job,
+	    info->status, (long long)info->counts.added,
+	    (long long)info->counts.changed, (long long)info->counts.deleted,
+	    size, ctx->seconds, (long long)info->counts.errors,
+	    (long long)info->id);
+}
+
+static double
+sync_elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Decide the run's status from how it went, publishing when it may. */
+static enum sync_status
+sync_conclude(struct run *r, const char **status)
+{
+	char msg[128];
+
+	if (*r->stop) {
+		*status = "aborted";
+		if (r->message == NULL)
+			r->message = strdup("stopped by a signal; partial "
+			    "downloads kept for the next run");
+		return SYNC_PARTIAL;
+	}
+	if (r->remote_unusable) {
+		*status = "failed";
+		return SYNC_REMOTE;
+	}
+	if (r->failed > 0) {
+		*status = "partial";
+		snprintf(msg, sizeof(msg), "%lld transfers failed; nothing "
+		    "published, staged files kept", (long long)r->failed);
+		free(r->message);
+		r->message = strdup(msg);
+		return SYNC_PARTIAL;
+	}
+	if (r->dry) {
+		*status = "ok";
+		return publish_print_plan(r) == -1 ? SYNC_PARTIAL : SYNC_OK;
+	}
+	switch (publish_run(r)) {
+	case PUBLISH_OK:
+		break;
+	case PUBLISH_DELETE_LIMIT:
+		*status = "partial";
+		if (state_files_update_from_scan(r->state, r->job->name,
+		    r->id) == -1)
+			return SYNC_PARTIAL;
+		return SYNC_LIMIT;
+	default:
+		*status = "partial";
+		return SYNC_PARTIAL;
+	}
+	if (state_files_update_from_scan(r->state, r->job->name, r->id) == -1) {
+		*status = "failed";
+		return SYNC_PARTIAL;
+	}
+	*status = "ok";
+	return SYNC_OK;
+}
+
+/* Run job once. */
+enum sync_status
+sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
+{
+	struct run r;
+	struct xfer_opts xo;
+	struct info_ctx ctx;
+	struct timespec t0;
+	const char *status = "failed";
+	enum sync_status rc = SYNC_PARTIAL;
+	int lock_fd = -1;
+	long holder;
+	bool begun = false;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&r, 0, sizeof(r));
+	r.job = job;
+	r.state = st;
+	r.dry = o->dry;
+	r.stop = o->stop;
+	r.target_fd = r.incoming_fd = -1;
+
+	if (tz_use(job->timezone) == -1) {
+		log_err("%s: time zone %s: %s", job->name, job->timezone,
+		    strerror(errno));
+		rc = SYNC_USAGE;
+		goto out;
+	}
+	if (sync_open_trees(&r) == -1) {
+		rc = SYNC_USAGE;
+		goto out;
+	}
+	if (!r.dry) {
+		lock_fd = lock_take(r.incoming_fd, &holder);
+		if (lock_fd == -2) {
+			log_err("%s: already running (pid %ld holds %s/%s)",
+			    job->name, holder, job->incoming, LOCK_NAME);
+			rc = SYNC_LOCKED;
+			goto out;
+		}
+		if (lock_fd == -1) {
+			log_err("%s: cannot lock %s/%s: %s", job->name,
+			    job->incoming, LOCK_NAME, strerror(errno));
+			goto out;
+		}
+	}
+	if (state_run_begin(st, job->name, job->source, &r.id) == -1)
+		goto out;
+	begun = true;
+	if (state_scan_reset(st, job->name) == -1 ||
+	    (!r.dry && fetch_clean_incoming(&r) == -1))
+		goto finish;
+
+	memset(&xo, 0, sizeof(xo));
+	xo.user = job->user;
+	xo.password = job->password;
+	xo.passive = job->passive;
+	xo.tls_required = job->tls == JOB_TLS_REQUIRED;
+	xo.ca_file = job->ca_file;
+	xo.timeout = job->timeout;
+	xo.connections = job->connections;
+	/* The cap is for the whole job: each connection gets its share. */
+	xo.max_recv_speed = job->bandwidth / job->connections;
+	if ((r.xfer = xfer_new(&xo)) == NULL)
+		goto finish;
+	log_debug("%s: run %lld: %s -> %s", job->name, (long long)r.id,
+	    job->source, job->target);
+	if (crawl_probe(&r) == -1) {
+		if (!*r.stop)
+			r.remote_unusable = true;
+		rc = sync_conclude(&r, &status);
+		goto finish;
+	}
+	if (crawl_add_root(&r) == -1 || sync_loop(&r) == -1) {
+		r.failed++;
+		if (r.message == NULL)
+			r.message = strdup("internal error; see the log");
+	}
+	rc = sync_conclude(&r, &status);
+finish:
+	xfer_free(r.xfer);
+	r.xfer = NULL;
+	if (state_scan_reset(st, job->name) == -1 ||
+	    state_run_finish(st, r.id, status, &r.counts, r.message) == -1)
+		rc = rc == SYNC_OK ? SYNC_PARTIAL : rc;
+out:
+	if (begun) {
+		ctx.json = o->json;
+		ctx.id = r.id;
+		ctx.seconds = sync_elapsed(&t0);
+		state_history(st, job->name, 1, sync_print_info, &ctx);
+	}
+	lock_release(lock_fd);
+	if (r.target_fd != -1)
+		close(r.target_fd);
+	if (r.incoming_fd != -1)
+		close(r.incoming_fd);
+	free(r.message);
+	return rc;
+}

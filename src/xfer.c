@@ -1,0 +1,387 @@
+/*
+ * xfer.c: libcurl's multi interface driven as one loop: curl_multi_poll,
+ * curl_multi_perform, then drain curl_multi_info_read.  Each slot keeps
+ * its easy handle for the whole run; the multi handle's connection cache,
+ * capped at one connection per slot, keeps the control connections logged
+ * in between requests.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "xfer.h"
+
+struct xfer_slot {
+	CURL		*easy;
+	bool		 busy;
+	struct xfer_req	 req;		/* the request in flight */
+	struct curl_slist *quote;
+	char		 errbuf[CURL_ERROR_SIZE];
+	int		 data_failed;	/* on_data asked to stop */
+};
+
+struct xfer {
+	CURLM		*multi;
+	struct xfer_slot *slots;
+	int		 nslots;
+	int		 busy;
+	char		*user;
+	char		*password;
+	char		*ca_file;
+	struct xfer_opts opts;
+};
+
+static size_t
+xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct xfer_slot *slot = userdata;
+	size_t len = size * nmemb;
+
+	if (slot->req.on_data == NULL)
+		return len;
+	if (slot->req.on_data(slot->req.arg, ptr, len) == -1) {
+		slot->data_failed = 1;
+		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
+	}
+	return len;
+}
+
+static size_t
+xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct xfer_slot *slot = userdata;
+	size_t len = size * nmemb;
+
+	if (slot->req.on_reply)
+		slot->req.on_reply(slot->req.arg, ptr, len);
+	return len;
+}
+
+/*
+ * With --verbose, log each protocol line.  The password never reaches the
+ * log: a PASS command is shown masked.
+ */
+static int
+xfer_debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
+    void *userdata)
+{
+	const char *dir;
+	int len;
+
+	(void)easy;
+	(void)userdata;
+	if (type == CURLINFO_HEADER_OUT)
+		dir = "->";
+	else if (type == CURLINFO_HEADER_IN)
+		dir = "<-";
+	else
+		return 0;
+	while (size > 0 && (data[size - 1] == '\n' || data[size - 1] == '\r'))
+		size--;
+	len = size > 512 ? 512 : (int)size;
+	if (type == CURLINFO_HEADER_OUT && size >= 5 &&
+	    strncmp(data, "PASS ", 5) == 0)
+		log_debug("%s PASS ****", dir);
+	else
+		log_debug("%s %.*s", dir, len, data);
+	return 0;
+}
+
+/* Create the engine with o->connections slots. */
+struct xfer *
+xfer_new(const struct xfer_opts *o)
+{
+	struct xfer *x;
+	int i;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		goto oom;
+	x->opts = *o;
+	x->nslots = o->connections > 0 ? o->connections : 1;
+	if ((x->user = strdup(o->user)) == NULL ||
+	    (x->password = strdup(o->password)) == NULL ||
+	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL))
+		goto oom;
+	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL)
+		goto oom;
+	if ((x->multi = curl_multi_init()) == NULL)
+		goto oom;
+	/*
+	 * One connection per slot, and a cache that keeps them all: a
+	 * finished request leaves its logged-in connection for the next.
+	 */
+	curl_multi_setopt(x->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)x->nslots);
+	curl_multi_setopt(x->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)x->nslots);
+	curl_multi_setopt(x->multi, CURLMOPT_MAXCONNECTS, (long)x->nslots);
+	for (i = 0; i < x->nslots; i++)
+		if ((x->slots[i].easy = curl_easy_init()) == NULL)
+			goto oom;
+	x->opts.user = x->user;
+	x->opts.password = x->password;
+	x->opts.ca_file = x->ca_file;
+	return x;
+oom:
+	log_err("out of memory starting the transfer engine");
+	xfer_free(x);
+	return NULL;
+}
+
+/* Close every connection and free the engine. */
+void
+xfer_free(struct xfer *x)
+{
+	int i;
+
+	if (x == NULL)
+		return;
+	xfer_abort(x);
+	for (i = 0; x->slots && i < x->nslots; i++)
+		curl_easy_cleanup(x->slots[i].easy);
+	curl_multi_cleanup(x->multi);
+	free(x->slots);
+	if (x->password)
+		memset(x->password, 0, strlen(x->password));
+	free(x->user);
+	free(x->password);
+	free(x->ca_file);
+	free(x);
+}
+
+/* Number of free slots. */
+int
+xfer_idle(const struct xfer *x)
+{
+	return x->nslots - x->busy;
+}
+
+/* Number of requests in flight. */
+int
+xfer_busy(const struct xfer *x)
+{
+	return x->busy;
+}
+
+/* Set the options every request shares. */
+static void
+xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
+{
+	CURL *e = slot->easy;
+	const struct xfer_opts *o = &x->opts;
+
+	curl_easy_setopt(e, CURLOPT_PRIVATE, slot);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, slot->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "ftp,ftps");
+	curl_easy_setopt(e, CURLOPT_USERNAME, o->user);
+	curl_easy_setopt(e, CURLOPT_PASSWORD, o->password);
+	/*
+	 * Name every file by its full path: no CWD per file, and a reused
+	 * connection needs no CWD back to where it logged in.
+	 */
+	curl_easy_setopt(e, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
+	curl_easy_setopt(e, CURLOPT_FTP_USE_EPSV, 1L);
+	/* A PASV reply's address is ignored: data goes to the same host. */
+	curl_easy_setopt(e, CURLOPT_FTP_SKIP_PASV_IP, 1L);
+	if (!o->passive)
+		curl_easy_setopt(e, CURLOPT_FTPPORT, "-");
+	if (o->tls_required)
+		curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (o->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)o->timeout);
+	curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)o->timeout);
+	/* "No progress for timeout seconds" is less than 1 byte/s that long. */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)o->timeout);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (o->max_recv_speed > 0)
+		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
+		    (curl_off_t)o->max_recv_speed);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, xfer_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, slot);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, xfer_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, slot);
+	if (log_max_level() >= LOG_LEVEL_DEBUG) {
+		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, xfer_debug_cb);
+		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+	}
+}
+
+/* Start req on a free slot. */
+int
+xfer_start(struct xfer *x, const struct xfer_req *req)
+{
+	struct xfer_slot *slot = NULL;
+	CURL *e;
+	int i;
+
+	for (i = 0; i < x->nslots; i++)
+		if (!x->slots[i].busy) {
+			slot = &x->slots[i];
+			break;
+		}
+	if (slot == NULL)
+		return -1;
+
+	e = slot->easy;
+	curl_easy_reset(e);
+	slot->req = *req;
+	slot->errbuf[0] = '\0';
+	slot->data_failed = 0;
+	xfer_setup_common(x, slot);
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	if (req->list_cmd && strcmp(req->list_cmd, "LIST") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->list_cmd);
+	if (req->quote) {
+		if ((slot->quote = curl_slist_append(NULL, req->quote)) == NULL) {
+			log_err("out of memory");
+			return -1;
+		}
+		curl_easy_setopt(e, CURLOPT_QUOTE, slot->quote);
+	}
+	if (req->nobody)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	if (req->resume_from > 0)
+		curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE,
+		    (curl_off_t)req->resume_from);
+	else if (req->size_known)
+		/*
+		 * The listing gave the size: libcurl's SIZE before RETR
+		 * would be a wasted round trip.  (With a resume libcurl
+		 * needs SIZE to send REST, so it is kept then.)
+		 */
+		curl_easy_setopt(e, CURLOPT_IGNORE_CONTENT_LENGTH, 1L);
+	if (req->want_filetime)
+		curl_easy_setopt(e, CURLOPT_FILETIME, 1L);
+
+	if (curl_multi_add_handle(x->multi, e) != CURLM_OK) {
+		log_err("cannot start a transfer of %s", req->url);
+		curl_slist_free_all(slot->quote);
+		slot->quote = NULL;
+		return -1;
+	}
+	slot->busy = true;
+	x->busy++;
+	return 0;
+}
+
+/* Is a failure worth another try? */
+static bool
+xfer_transient(CURLcode code, long reply)
+{
+	switch (code) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_LOGIN_DENIED:
+	case CURLE_REMOTE_ACCESS_DENIED:
+	case CURLE_REMOTE_FILE_NOT_FOUND:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_USE_SSL_FAILED:
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_ABORTED_BY_CALLBACK:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+	case CURLE_WRITE_ERROR:
+		return false;
+	case CURLE_FTP_COULDNT_RETR_FILE:
+	case CURLE_QUOTE_ERROR:
+		/* 4xx replies are transient by RFC 959, 5xx permanent */
+		return reply < 500;
+	default:
+		return true;
+	}
+}
+
+/* Did we fail to get a usable session at all? */
+static bool
+xfer_refused(CURLcode code)
+{
+	switch (code) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_LOGIN_DENIED:
+	case CURLE_FTP_WEIRD_SERVER_REPLY:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_USE_SSL_FAILED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Take slot out of the multi handle and report how it ended. */
+static void
+xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
+{
+	struct xfer_result r;
+	struct xfer_req req = slot->req;
+	curl_off_t bytes = 0, filetime = -1;
+	long reply = 0;
+
+	curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &reply);
+	curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T, &bytes);
+	if (req.want_filetime)
+		curl_easy_getinfo(slot->easy, CURLINFO_FILETIME_T, &filetime);
+	curl_multi_remove_handle(x->multi, slot->easy);
+	curl_slist_free_all(slot->quote);
+	slot->quote = NULL;
+	slot->busy = false;
+	x->busy--;
+
+	memset(&r, 0, sizeof(r));
+	r.code = (int)code;
+	r.reply = reply;
+	r.bytes = (int64_t)bytes;
+	r.filetime = (int64_t)filetime;
+	r.error = slot->errbuf[0] ? slot->errbuf : curl_easy_strerror(code);
+	r.transient = code != CURLE_OK && !slot->data_failed &&
+	    xfer_transient(code, reply);
+	r.refused_connect = xfer_refused(code);
+	r.quote_rejected = code == CURLE_QUOTE_ERROR;
+	req.on_done(req.arg, &r);
+}
+
+/* Wait for activity, drive the transfers, report those that ended. */
+int
+xfer_pump(struct xfer *x, int timeout_ms)
+{
+	CURLMsg *msg;
+	CURLMcode mc;
+	int running, left;
+
+	mc = curl_multi_poll(x->multi, NULL, 0, timeout_ms, NULL);
+	if (mc == CURLM_OK)
+		mc = curl_multi_perform(x->multi, &running);
+	if (mc != CURLM_OK) {
+		log_err("transfer engine: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	while ((msg = curl_multi_info_read(x->multi, &left)) != NULL) {
+		struct xfer_slot *slot = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &slot);
+		if (slot != NULL && slot->busy)
+			xfer_finish(x, slot, msg->data.result);
+	}
+	return 0;
+}
+
+/* Stop every request in flight, each reported as aborted. */
+void
+xfer_abort(struct xfer *x)
+{
+	int i;
+
+	for (i = 0; x->slots && i < x->nslots; i++)
+		if (x->slots[i].busy)
+			xfer_finish(x, &x->slots[i],
+			    CURLE_ABORTED_BY_CALLBACK);
+}
