@@ -104,6 +104,8 @@ int state_commit(struct state *st);
 /* runs and events */
 int state_run_begin(struct state *st, const char *job, const char *source,
     int64_t *run_id);
+/* Runs of job left 'running' by a process that died become 'aborted'. */
+int state_run_reap(struct state *st, const char *job);
 int state_run_finish(struct state *st, int64_t run_id, const char *status,
     const struct run_counts *c, const char *message);
 int state_event(struct state *st, int64_t run_id, const char *path,

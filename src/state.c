@@ -21,6 +21,7 @@
 enum stmt_id {
 	ST_RUN_BEGIN,
 	ST_RUN_FINISH,
+	ST_RUN_REAP,
 	ST_EVENT,
 	ST_HISTORY_ALL,
 	ST_HISTORY_JOB,
@@ -58,6 +59,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "UPDATE runs SET finished_at = ?2, status = ?3, files_added = ?4, "
 	    "files_changed = ?5, files_deleted = ?6, bytes_downloaded = ?7, "
 	    "errors = ?8, message = ?9 WHERE id = ?1",
+	[ST_RUN_REAP] =
+	    "UPDATE runs SET status = 'aborted', message = 'the process "
+	    "running it ended without finishing (killed or crashed)' "
+	    "WHERE job = ?1 AND status = 'running'",
 	[ST_EVENT] =
 	    "INSERT INTO events (run_id, time, path, action, bytes, detail) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -428,6 +433,21 @@ state_run_begin(struct state *st, const char *job, const char *source,
 		return -1;
 	*run_id = sqlite3_last_insert_rowid(st->db);
 	return state_commit(st);
+}
+
+/*
+ * Mark runs of job still shown as running as aborted.  Called with the
+ * job's lock held, when no other process can be running it.
+ */
+int
+state_run_reap(struct state *st, const char *job)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_RUN_REAP)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	return state_step_done(st, s, "closing interrupted runs");
 }
 
 /* Record the end of a run with its totals and commit. */

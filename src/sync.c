@@ -259,7 +259,8 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 			goto out;
 		}
 	}
-	if (state_run_begin(st, job->name, job->source, &r.id) == -1)
+	if ((!r.dry && state_run_reap(st, job->name) == -1) ||
+	    state_run_begin(st, job->name, job->source, &r.id) == -1)
 		goto out;
 	begun = true;
 	if (state_scan_reset(st, job->name) == -1 ||

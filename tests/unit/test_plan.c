@@ -1,0 +1,147 @@
+/*
+ * test_plan.c: the per-entry diff, as a table of {remote, local, staged,
+ * expected decision} rows, and the mtime precision rule.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+
+#include "listing.h"
+#include "plan.h"
+
+#define T0	1659353540	/* 2022-08-01T11:32:20Z */
+
+struct plan_case {
+	const char		*what;
+	struct plan_remote	 remote;
+	struct plan_local	 local;
+	struct plan_staged	 staged;
+	enum scan_state		 state;
+	enum scan_action	 action;
+};
+
+static const struct plan_case cases[] = {
+	{ "new file",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 0, 0, 0, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_FETCH, SCAN_ACTION_ADD },
+	{ "unchanged file",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 'f', 10, T0, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_UNCHANGED, SCAN_ACTION_NONE },
+	{ "same size, other mtime",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 'f', 10, T0 - 1, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_FETCH, SCAN_ACTION_CHANGE },
+	{ "resized, same mtime",
+	  { 'f', 11, T0, MTIME_SECOND, NULL }, { 'f', 10, T0, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_FETCH, SCAN_ACTION_CHANGE },
+	{ "staged complete, same version",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 'f', 9, T0, NULL },
+	  { true, true, 10, T0 }, SCAN_FILE_STAGED, SCAN_ACTION_CHANGE },
+	{ "staged complete, new file",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 0, 0, 0, NULL },
+	  { true, true, 10, T0 }, SCAN_FILE_STAGED, SCAN_ACTION_ADD },
+	{ "staged partial is fetched (resumed)",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 0, 0, 0, NULL },
+	  { true, false, 10, T0 }, SCAN_FILE_FETCH, SCAN_ACTION_ADD },
+	{ "staged complete but an older version",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 0, 0, 0, NULL },
+	  { true, true, 10, T0 - 60 }, SCAN_FILE_FETCH, SCAN_ACTION_ADD },
+	{ "staged complete, other size",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 0, 0, 0, NULL },
+	  { true, true, 12, T0 }, SCAN_FILE_FETCH, SCAN_ACTION_ADD },
+	{ "unknown remote size: mtime decides",
+	  { 'f', -1, T0, MTIME_SECOND, NULL }, { 'f', 99, T0, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_UNCHANGED, SCAN_ACTION_NONE },
+	{ "LIST minute: local second inside it",
+	  { 'f', 10, T0 - 20, MTIME_MINUTE, NULL }, { 'f', 10, T0, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_UNCHANGED, SCAN_ACTION_NONE },
+	{ "LIST minute: local second outside it",
+	  { 'f', 10, T0 - 20, MTIME_MINUTE, NULL },
+	  { 'f', 10, T0 + 40, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_FETCH, SCAN_ACTION_CHANGE },
+	{ "LIST day: local inside the day",
+	  { 'f', 10, 1659312000, MTIME_DAY, NULL }, { 'f', 10, T0, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_UNCHANGED, SCAN_ACTION_NONE },
+	{ "LIST day: local the day before",
+	  { 'f', 10, 1659312000, MTIME_DAY, NULL },
+	  { 'f', 10, 1659311999, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_FETCH, SCAN_ACTION_CHANGE },
+	{ "no time: size alone",
+	  { 'f', 10, 0, MTIME_NONE, NULL }, { 'f', 10, T0, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_UNCHANGED, SCAN_ACTION_NONE },
+	{ "file where a directory is",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 'd', 4096, T0, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_FETCH, SCAN_ACTION_CHANGE },
+	{ "file where a link is",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 'l', 10, T0, "x" },
+	  { false, false, 0, 0 }, SCAN_FILE_FETCH, SCAN_ACTION_CHANGE },
+	{ "file where a device is",
+	  { 'f', 10, T0, MTIME_SECOND, NULL }, { 'o', 0, T0, NULL },
+	  { false, false, 0, 0 }, SCAN_FILE_FETCH, SCAN_ACTION_CHANGE },
+	{ "new directory",
+	  { 'd', -1, T0, MTIME_SECOND, NULL }, { 0, 0, 0, NULL },
+	  { false, false, 0, 0 }, SCAN_DIR_PENDING, SCAN_ACTION_ADD },
+	{ "existing directory",
+	  { 'd', -1, T0, MTIME_SECOND, NULL }, { 'd', 4096, 1, NULL },
+	  { false, false, 0, 0 }, SCAN_DIR_PENDING, SCAN_ACTION_NONE },
+	{ "directory where a file is",
+	  { 'd', -1, T0, MTIME_SECOND, NULL }, { 'f', 3, T0, NULL },
+	  { false, false, 0, 0 }, SCAN_DIR_PENDING, SCAN_ACTION_CHANGE },
+	{ "new link",
+	  { 'l', -1, T0, MTIME_SECOND, "a" }, { 0, 0, 0, NULL },
+	  { false, false, 0, 0 }, SCAN_LINK, SCAN_ACTION_ADD },
+	{ "same link",
+	  { 'l', -1, T0, MTIME_SECOND, "a" }, { 'l', 1, 5, "a" },
+	  { false, false, 0, 0 }, SCAN_LINK_UNCHANGED, SCAN_ACTION_NONE },
+	{ "link retargeted",
+	  { 'l', -1, T0, MTIME_SECOND, "b" }, { 'l', 1, 5, "a" },
+	  { false, false, 0, 0 }, SCAN_LINK, SCAN_ACTION_CHANGE },
+	{ "link where a directory is",
+	  { 'l', -1, T0, MTIME_SECOND, "b" }, { 'd', 1, 5, NULL },
+	  { false, false, 0, 0 }, SCAN_LINK, SCAN_ACTION_CHANGE },
+};
+
+static void
+test_plan_table(void **unused)
+{
+	size_t i;
+	struct plan_decision d;
+
+	(void)unused;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		d = plan_entry(&cases[i].remote, &cases[i].local,
+		    &cases[i].staged);
+		if (d.state != cases[i].state || d.action != cases[i].action)
+			fail_msg("%s: got state %d action %d, want %d %d",
+			    cases[i].what, d.state, d.action, cases[i].state,
+			    cases[i].action);
+	}
+}
+
+static void
+test_mtime_precision(void **unused)
+{
+	(void)unused;
+	assert_true(plan_mtime_matches(T0, T0, MTIME_SECOND));
+	assert_false(plan_mtime_matches(T0 + 1, T0, MTIME_SECOND));
+	assert_true(plan_mtime_matches(T0 + 59, T0, MTIME_MINUTE));
+	assert_false(plan_mtime_matches(T0 + 60, T0, MTIME_MINUTE));
+	assert_false(plan_mtime_matches(T0 - 1, T0, MTIME_MINUTE));
+	assert_true(plan_mtime_matches(T0 + 86399, T0, MTIME_DAY));
+	assert_false(plan_mtime_matches(T0 + 86400, T0, MTIME_DAY));
+	assert_true(plan_mtime_matches(0, T0, MTIME_NONE));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plan_table),
+		cmocka_unit_test(test_mtime_precision),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
