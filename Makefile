@@ -21,7 +21,8 @@ OBJS     := $(SRCS:src/%.c=build/obj/%.o) build/obj/schema.o
 SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/schema.o
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test unit unit-san integration demo clean install uninstall
+.PHONY: all deps test unit unit-san integration demo clean install uninstall \
+        fuzz fuzz-replay
 all: build/ftpmirror
 
 # Debian packages for building, testing and the demo; installed when missing.
@@ -72,7 +73,35 @@ integration: build/ftpmirror build/ftpmirror-san
 	@/usr/bin/python3 tests/integration/run.py --binary build/ftpmirror-san
 
 test: deps
-	@$(MAKE) --no-print-directory unit unit-san integration
+	@$(MAKE) --no-print-directory unit unit-san fuzz-replay integration
+
+# Fuzzing (clang's libFuzzer): `make fuzz FUZZ_TIME=60` fuzzes each target
+# for that many seconds, starting from the committed corpus.  `make test`
+# replays the corpus (and any crash reproducer saved there) in the
+# sanitizer build.
+FUZZ_TIME  ?= 30
+FUZZ_FLAGS  = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
+              -fsanitize=fuzzer,address,undefined
+FUZZERS    := listing job
+fuzz_deps_listing := src/listing.c
+fuzz_deps_job     := src/job.c src/schedule.c
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard src/*.c include/*.h)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_FLAGS) -o $@ $< $(fuzz_deps_$*) -lyaml
+build/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c build/libftpmirror-san.a
+	@mkdir -p build/fuzz
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< tests/fuzz/replay.c build/libftpmirror-san.a $(LIBS)
+
+fuzz: $(FUZZERS:%=build/fuzz/fuzz_%)
+	@for t in $(FUZZERS); do \
+		mkdir -p build/fuzz/corpus-$$t; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+		    -artifact_prefix=tests/fuzz/corpus/$$t/crash- \
+		    build/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+fuzz-replay: $(FUZZERS:%=build/fuzz/replay_%)
+	@for t in $(FUZZERS); do build/fuzz/replay_$$t tests/fuzz/corpus/$$t/* || exit 1; done
 
 demo: deps build/ftpmirror
 	@sh tests/demo.sh

@@ -32,8 +32,9 @@ struct job {
 	char		*incoming;	/* absolute path of the staging area */
 	char		*user;		/* default "anonymous" */
 	char		*password;	/* from the file, password_file, or the
-					   anonymous default; never logged */
-	char		*password_file;	/* as given, or NULL */
+					   anonymous default, else ""; never
+					   NULL, never logged */
+	char		*password_file;	/* resolved like target, or NULL */
 	char		*schedule_text;	/* as given, or NULL */
 	struct schedule	 schedule;
 	int		 connections;	/* 1..64, default 4 */

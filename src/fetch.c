@@ -363,6 +363,11 @@ fetch_clean_incoming(struct run *r)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
+		/* A link made for publishing but never renamed (a crash). */
+		if (strncmp(de->d_name, "link-", 5) == 0) {
+			unlinkat(r->incoming_fd, de->d_name, 0);
+			continue;
+		}
 		if (!fetch_parse_name(de->d_name, &id))
 			continue;
 		if ((known = state_staged_known(r->state, id)) == -1) {

@@ -87,7 +87,8 @@ publish_clear(struct publish *p, int dfd, const char *leaf, const char *path,
 		    p->r->job->target, path, strerror(errno));
 		return -1;
 	}
-	return 0;
+	/* What the directory held is gone: forget it, or it would linger. */
+	return state_files_delete_below(p->r->state, p->r->job->name, path);
 }
 
 static void

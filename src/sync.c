@@ -277,6 +277,8 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	xo.connections = job->connections;
 	/* The cap is for the whole job: each connection gets its share. */
 	xo.max_recv_speed = job->bandwidth / job->connections;
+	if (job->bandwidth > 0 && xo.max_recv_speed == 0)
+		xo.max_recv_speed = 1;
 	if ((r.xfer = xfer_new(&xo)) == NULL)
 		goto finish;
 	log_debug("%s: run %lld: %s -> %s", job->name, (long long)r.id,
