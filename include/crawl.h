@@ -24,4 +24,11 @@ int crawl_add_root(struct run *r);
  */
 int crawl_start_next(struct run *r);
 
+/*
+ * List the source's root directory once and print each entry as parsed
+ * (type, size, mtime and its precision, name): the `ls` command.  Returns
+ * 0, or -1 when it could not be listed.
+ */
+int crawl_ls(struct run *r);
+
 #endif

@@ -88,6 +88,12 @@ struct job *job_parse_buf(const char *file, const char *buf, size_t len,
 struct job *job_load(const char *spec, const char *jobs_dir,
     struct job_errors *errs);
 
+/*
+ * A job with every default for a bare ftp:// URL (for `ls`), the URL
+ * checked as a source is.  Returns it, or NULL with the reasons in errs.
+ */
+struct job *job_for_url(const char *url, struct job_errors *errs);
+
 void job_free(struct job *job);
 
 /*

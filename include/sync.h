@@ -31,4 +31,10 @@ struct sync_opts {
 enum sync_status sync_job(const struct job *job, struct state *st,
     const struct sync_opts *o);
 
+/*
+ * List the root of job's source once and print each entry as parsed (the
+ * `ls` command).  Returns SYNC_OK or SYNC_REMOTE.
+ */
+enum sync_status sync_ls(const struct job *job, volatile sig_atomic_t *stop);
+
 #endif

@@ -139,6 +139,8 @@ struct crawl_list {
 	int			 local_fd;	/* dir in target, or -1 */
 	char			*url;
 	int			 db_failed;	/* a store failed: fail the run */
+	bool			 print;		/* `ls`: print entries, store nothing */
+	bool			*done;		/* `ls`: set when the listing ends */
 };
 
 /* A name made printable for messages: other bytes become \xNN. */
@@ -231,6 +233,40 @@ crawl_link_wanted(struct crawl_list *cl, const char *path,
 	return true;
 }
 
+/* `ls`: one entry as the parser read it. */
+static void
+crawl_print_entry(const struct entry *e)
+{
+	static const char *const type[] = { "file", "dir", "link", "other" };
+	static const char *const prec[] = { "none", "day", "minute",
+	    "second" };
+	char when[32], name[1024], target[1024], size[32];
+	int64_t t = e->mtime_local ? tz_wall_to_utc(e->mtime) : e->mtime;
+
+	if (e->mtime_prec == MTIME_NONE)
+		snprintf(when, sizeof(when), "-");
+	else if (e->mtime_prec == MTIME_DAY) {
+		/* A day is the server's calendar day: shown as listed. */
+		state_iso_time(e->mtime, when, sizeof(when));
+		when[10] = '\0';
+	} else {
+		state_iso_time(t, when, sizeof(when));
+		if (e->mtime_prec == MTIME_MINUTE)
+			snprintf(when + 16, sizeof(when) - 16, "Z");
+	}
+	if (e->size >= 0)
+		snprintf(size, sizeof(size), "%lld", (long long)e->size);
+	else
+		snprintf(size, sizeof(size), "-");
+	crawl_printable(e->name, e->name_len, name, sizeof(name));
+	if (e->link_target)
+		crawl_printable(e->link_target, strlen(e->link_target), target,
+		    sizeof(target));
+	printf("%-5s %12s  %-20s %-6s  %s%s%s\n", type[e->type], size, when,
+	    prec[e->mtime_prec], name, e->link_target ? " -> " : "",
+	    e->link_target ? target : "");
+}
+
 /* One entry of a listing: check, filter, plan, store. */
 static void
 crawl_on_entry(void *arg, const struct entry *e)
@@ -249,6 +285,10 @@ crawl_on_entry(void *arg, const struct entry *e)
 	char link[4096], shown[1024];
 	int found;
 
+	if (cl->print) {
+		crawl_print_entry(e);
+		return;
+	}
 	if (cl->db_failed || e->type == ENTRY_OTHER)
 		return;
 	if ((why = path_check_name(e->name, e->name_len)) != NULL) {
@@ -335,6 +375,8 @@ crawl_on_bad(void *arg, const char *line, size_t len)
 	crawl_printable(line, len > 200 ? 200 : len, shown, sizeof(shown));
 	log_warn("%s: cannot parse a line listing /%s: %s", cl->r->job->name,
 	    cl->dir.path, shown);
+	if (cl->print)
+		return;
 	run_event(cl->r, cl->dir.path, "error", -1, shown);
 	cl->r->counts.errors++;
 }
@@ -372,6 +414,17 @@ crawl_on_done(void *arg, const struct xfer_result *res)
 	enum scan_state next;
 	int64_t not_before = 0;
 
+	if (cl->print) {
+		if (res->code == 0)
+			listing_parser_finish(cl->parser);
+		else {
+			r->remote_unusable = true;
+			log_err("cannot list %s: %s", cl->url, res->error);
+		}
+		*cl->done = true;
+		crawl_list_free(cl);
+		return;
+	}
 	if (res->code == 0) {
 		listing_parser_finish(cl->parser);
 		next = SCAN_DIR_DONE;
@@ -450,4 +503,44 @@ crawl_start_next(struct run *r)
 fail:
 	crawl_list_free(cl);
 	return -1;
+}
+
+/* List the source's root and print each entry (`ls`). */
+int
+crawl_ls(struct run *r)
+{
+	struct crawl_list *cl;
+	struct xfer_req req;
+	bool done = false;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL ||
+	    (cl->dir.path = strdup("")) == NULL ||
+	    (cl->url = strdup(r->job->source)) == NULL ||
+	    (cl->parser = listing_parser_new(r->format,
+	    tz_utc_to_wall((int64_t)time(NULL)), crawl_on_entry, crawl_on_bad,
+	    cl)) == NULL) {
+		log_err("out of memory");
+		crawl_list_free(cl);
+		return -1;
+	}
+	cl->r = r;
+	cl->local_fd = -1;
+	cl->print = true;
+	cl->done = &done;
+	memset(&req, 0, sizeof(req));
+	req.url = cl->url;
+	req.list_cmd = r->format == LISTING_MLSD ? "MLSD" : "LIST";
+	req.on_data = crawl_on_data;
+	req.on_done = crawl_on_done;
+	req.arg = cl;
+	if (xfer_start(r->xfer, &req) == -1) {
+		crawl_list_free(cl);
+		return -1;
+	}
+	while (!done && !*r->stop)
+		if (xfer_pump(r->xfer, 250) == -1)
+			return -1;
+	if (!done)
+		xfer_abort(r->xfer);
+	return r->remote_unusable ? -1 : 0;
 }

@@ -2103,3 +2103,38 @@ job_parse_bytes(const char *text, int64_t *out)
 	*out = v * mult;
 	return 0;
 }
+
+/*
+ * A job for a bare URL (the `ls` command): the defaults of every key, the
+ * URL checked exactly as a job file's source is, by parsing the job file
+ * that says just that.  Returns the job, or NULL with the reasons in errs.
+ */
+struct job *
+job_for_url(const char *url, struct job_errors *errs)
+{
+	char buf[JOB_MAX_VALUE + 128];
+	size_t off, i;
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "name: ls\ntarget: /nonexistent\n"
+	    "source: \"");
+	off = (size_t)n;
+	/* A YAML double-quoted scalar: escape '\' and '"'; refuse controls. */
+	for (i = 0; url[i] != '\0' && off + 4 < sizeof(buf); i++) {
+		if ((unsigned char)url[i] < 0x20) {
+			errs_add(errs, "%s: a URL may not hold control "
+			    "characters", "URL");
+			return NULL;
+		}
+		if (url[i] == '\\' || url[i] == '"')
+			buf[off++] = '\\';
+		buf[off++] = url[i];
+	}
+	if (url[i] != '\0') {
+		errs_add(errs, "URL: too long");
+		return NULL;
+	}
+	buf[off++] = '"';
+	buf[off++] = '\n';
+	return job_parse_buf("URL", buf, off, errs);
+}

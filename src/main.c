@@ -185,6 +185,28 @@ cmd_check(struct globals *g, int argc, char **argv)
 	return rc;
 }
 
+static int
+cmd_ls(struct globals *g, int argc, char **argv)
+{
+	struct job_errors errs = { NULL, 0 };
+	struct job *job;
+	int rc;
+
+	(void)g;
+	if (argc != 2) {
+		log_err("usage: ftpmirror ls URL");
+		return SYNC_USAGE;
+	}
+	if ((job = job_for_url(argv[1], &errs)) == NULL) {
+		print_job_errors(&errs);
+		return SYNC_USAGE;
+	}
+	install_signals();
+	rc = sync_ls(job, &stop_requested);
+	job_free(job);
+	return rc;
+}
+
 struct history_ctx {
 	bool	json;
 	int	n;
@@ -260,6 +282,8 @@ static const struct cmd commands[] = {
 	    "run these jobs now, one after another" },
 	{ "check", cmd_check, "JOB...",
 	    "validate job files without touching the network" },
+	{ "ls", cmd_ls, "URL",
+	    "list one remote directory as ftpmirror parses it" },
 	{ "history", cmd_history, "[JOB] [--limit N]",
 	    "past runs, newest first" },
 	{ "help", cmd_help, "", "this text" },

@@ -213,12 +213,57 @@ sync_conclude(struct run *r, const char **status)
 	return SYNC_OK;
 }
 
+/* The transfer engine for job. */
+static struct xfer *
+sync_xfer_new(const struct job *job)
+{
+	struct xfer_opts xo;
+
+	memset(&xo, 0, sizeof(xo));
+	xo.user = job->user;
+	xo.password = job->password;
+	xo.passive = job->passive;
+	xo.tls_required = job->tls == JOB_TLS_REQUIRED;
+	xo.ca_file = job->ca_file;
+	xo.timeout = job->timeout;
+	xo.connections = job->connections;
+	/* The cap is for the whole job: each connection gets its share. */
+	xo.max_recv_speed = job->bandwidth / job->connections;
+	if (job->bandwidth > 0 && xo.max_recv_speed == 0)
+		xo.max_recv_speed = 1;
+	return xfer_new(&xo);
+}
+
+/* List one remote directory as parsed (`ls`). */
+enum sync_status
+sync_ls(const struct job *job, volatile sig_atomic_t *stop)
+{
+	struct run r;
+	enum sync_status rc = SYNC_REMOTE;
+
+	memset(&r, 0, sizeof(r));
+	r.job = job;
+	r.dry = true;
+	r.stop = stop;
+	r.target_fd = r.incoming_fd = -1;
+	if (tz_use(job->timezone) == -1 || (r.xfer = sync_xfer_new(job)) ==
+	    NULL) {
+		rc = SYNC_PARTIAL;
+		goto out;
+	}
+	if (crawl_probe(&r) == 0 && crawl_ls(&r) == 0)
+		rc = SYNC_OK;
+out:
+	xfer_free(r.xfer);
+	free(r.message);
+	return rc;
+}
+
 /* Run job once. */
 enum sync_status
 sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 {
 	struct run r;
-	struct xfer_opts xo;
 	struct info_ctx ctx;
 	struct timespec t0;
 	const char *status = "failed";
@@ -267,19 +312,7 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	    (!r.dry && fetch_clean_incoming(&r) == -1))
 		goto finish;
 
-	memset(&xo, 0, sizeof(xo));
-	xo.user = job->user;
-	xo.password = job->password;
-	xo.passive = job->passive;
-	xo.tls_required = job->tls == JOB_TLS_REQUIRED;
-	xo.ca_file = job->ca_file;
-	xo.timeout = job->timeout;
-	xo.connections = job->connections;
-	/* The cap is for the whole job: each connection gets its share. */
-	xo.max_recv_speed = job->bandwidth / job->connections;
-	if (job->bandwidth > 0 && xo.max_recv_speed == 0)
-		xo.max_recv_speed = 1;
-	if ((r.xfer = xfer_new(&xo)) == NULL)
+	if ((r.xfer = sync_xfer_new(job)) == NULL)
 		goto finish;
 	log_debug("%s: run %lld: %s -> %s", job->name, (long long)r.id,
 	    job->source, job->target);
