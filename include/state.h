@@ -137,9 +137,12 @@ int state_scan_add(struct state *st, const char *job, const char *parent,
 int state_scan_next(struct state *st, const char *job, enum scan_state state,
     int64_t now, struct scan_row *row);
 
-/* The earliest not_before among rows of job in state, or -1 when none. */
-int64_t state_scan_next_retry(struct state *st, const char *job,
-    enum scan_state state);
+/*
+ * The earliest not_before among rows of job in state: 1 with *when set,
+ * 0 when there is none, -1 on error.
+ */
+int state_scan_next_retry(struct state *st, const char *job,
+    enum scan_state state, int64_t *when);
 
 /* Set a row's state, tries and not_before. */
 int state_scan_set(struct state *st, int64_t id, enum scan_state state,
@@ -181,6 +184,14 @@ int state_staged_known(struct state *st, int64_t id);
  */
 int state_vanished_foreach(struct state *st, const char *job,
     int (*fn)(void *arg, const char *path, char type), void *arg);
+
+/*
+ * Call fn for each files row of job strictly below path (what a vanished
+ * directory held), in path order.
+ */
+int state_files_foreach_below(struct state *st, const char *job,
+    const char *path, int (*fn)(void *arg, const char *path, char type),
+    void *arg);
 
 /* Files (not directories) of job at path or below it: what deleting it removes. */
 int64_t state_files_count_below(struct state *st, const char *job,

@@ -387,7 +387,11 @@ main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			argc -= optind;
 			argv += optind;
-			optind = 1;	/* the command parses its own options */
+			/*
+			 * 0 makes glibc start afresh: argv[0] is the
+			 * command, and options may follow its arguments.
+			 */
+			optind = 0;
 			exit(commands[i].fn(&g, argc, argv));
 		}
 	}

@@ -87,8 +87,7 @@ publish_clear(struct publish *p, int dfd, const char *leaf, const char *path,
 		    p->r->job->target, path, strerror(errno));
 		return -1;
 	}
-	/* What the directory held is gone: forget it, or it would linger. */
-	return state_files_delete_below(p->r->state, p->r->job->name, path);
+	return 0;
 }
 
 static void
@@ -213,6 +212,16 @@ deletions_count(void *arg, const char *path, char type)
 	return 0;
 }
 
+/* A delete event for a path inside a vanished directory. */
+static int
+deletions_event(void *arg, const char *path, char type)
+{
+	struct deletions *d = arg;
+
+	run_event(d->r, path, "delete", -1, type == 'd' ? "directory" : NULL);
+	return 0;
+}
+
 /* Remove one vanished path (and what is below it) from target. */
 static int
 deletions_apply(void *arg, const char *path, char type)
@@ -243,6 +252,8 @@ deletions_apply(void *arg, const char *path, char type)
 		close(dfd);
 	}
 	if ((n = state_files_count_below(r->state, r->job->name, path)) < 0 ||
+	    (type == 'd' && state_files_foreach_below(r->state, r->job->name,
+	    path, deletions_event, d) == -1) ||
 	    state_files_delete_below(r->state, r->job->name, path) == -1)
 		return -1;
 	r->counts.deleted += n;

@@ -43,6 +43,8 @@ enum stmt_id {
 	ST_FILES_COUNT,
 	ST_FILES_DELETE_BELOW,
 	ST_FILES_FROM_SCAN,
+	ST_FILES_BELOW,
+	ST_FILES_NO_LONGER_DIRS,
 	ST_COUNT
 };
 
@@ -123,6 +125,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FILES_DELETE_BELOW] =
 	    "DELETE FROM files WHERE job = ?1 AND (path = ?2 OR "
 	    "(path >= ?2 || '/' AND path < ?2 || '0'))",
+	[ST_FILES_BELOW] =
+	    "SELECT path, type FROM files WHERE job = ?1 AND "
+	    "path >= ?2 || '/' AND path < ?2 || '0' ORDER BY path",
+	[ST_FILES_NO_LONGER_DIRS] =
+	    "SELECT s.path, f.type FROM scan s JOIN files f ON f.job = s.job "
+	    "AND f.path = s.path WHERE s.job = ?1 AND s.type != 'd' AND "
+	    "f.type = 'dir' AND s.state IN (10, 15, 20, 21)",
 	[ST_FILES_FROM_SCAN] =
 	    "INSERT INTO files (job, path, parent, type, size, mtime, "
 	    "mtime_prec, link_target, unique_id, updated_run) "
@@ -172,7 +181,12 @@ state_begin(struct state *st)
 {
 	if (st->in_tx)
 		return 0;
-	if (state_exec(st, "BEGIN IMMEDIATE") == -1)
+	/*
+	 * A dry run's single transaction takes the write lock only when it
+	 * first writes; real batches take it at once, so a busy database
+	 * makes them wait here rather than fail halfway.
+	 */
+	if (state_exec(st, st->dry ? "BEGIN" : "BEGIN IMMEDIATE") == -1)
 		return -1;
 	st->in_tx = true;
 	clock_gettime(CLOCK_MONOTONIC, &st->tx_started);
@@ -246,23 +260,37 @@ state_step_done(struct state *st, sqlite3_stmt *s, const char *what)
 	return 0;
 }
 
-/* Run a statement that returns one integer. */
-static int64_t
-state_step_int(struct state *st, sqlite3_stmt *s, const char *what)
+/*
+ * Run a statement that returns one integer into *out.  Returns 1, 0 when
+ * it gave no row or NULL, -1 on error.
+ */
+static int
+state_step_int(struct state *st, sqlite3_stmt *s, const char *what,
+    int64_t *out)
 {
-	int64_t v = -1;
-	int rc;
+	int rc, ret = 0;
 
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
-			v = sqlite3_column_int64(s, 0);
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL) {
+			*out = sqlite3_column_int64(s, 0);
+			ret = 1;
+		}
 	} else if (rc != SQLITE_DONE) {
 		state_fail(st, what);
-		v = -2;
+		ret = -1;
 	}
 	sqlite3_reset(s);
-	return v;
+	return ret;
+}
+
+/* A count: the integer, or -1 on error. */
+static int64_t
+state_step_count(struct state *st, sqlite3_stmt *s, const char *what)
+{
+	int64_t v = 0;
+
+	return state_step_int(st, s, what, &v) == -1 ? -1 : v;
 }
 
 static void
@@ -297,10 +325,11 @@ state_migrate(struct state *st)
 		    schema_steps[schema_nsteps - 1].version);
 		return -1;
 	}
+	/* A dry handle migrates inside its transaction, which is undone. */
 	for (i = 0; i < schema_nsteps; i++) {
 		if (schema_steps[i].version <= version)
 			continue;
-		if (state_exec(st, "BEGIN IMMEDIATE") == -1)
+		if (state_begin(st) == -1)
 			return -1;
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
 		    schema_steps[i].version);
@@ -309,9 +338,10 @@ state_migrate(struct state *st)
 			log_err("database: migration %s failed",
 			    schema_steps[i].file);
 			state_exec(st, "ROLLBACK");
+			st->in_tx = false;
 			return -1;
 		}
-		if (state_exec(st, "COMMIT") == -1)
+		if (state_commit(st) == -1)
 			return -1;
 	}
 	return 0;
@@ -349,7 +379,7 @@ state_open(const char *path, bool dry)
 	 * durable across a crash of the process, and a lost last batch after
 	 * a power cut only costs a re-check of some files.
 	 */
-	if (state_exec(st, "PRAGMA journal_mode = WAL") == -1 ||
+	if ((!dry && state_exec(st, "PRAGMA journal_mode = WAL") == -1) ||
 	    state_exec(st, "PRAGMA synchronous = NORMAL") == -1 ||
 	    state_exec(st, "PRAGMA foreign_keys = ON") == -1) {
 		log_err("database %s is not usable", path);
@@ -650,10 +680,10 @@ state_scan_next(struct state *st, const char *job, enum scan_state state,
 	return ret;
 }
 
-/* The earliest retry time of rows in state, or -1. */
-int64_t
+/* The earliest retry time of rows in state: 1 and *when, 0 none, -1. */
+int
 state_scan_next_retry(struct state *st, const char *job,
-    enum scan_state state)
+    enum scan_state state, int64_t *when)
 {
 	sqlite3_stmt *s;
 
@@ -661,7 +691,7 @@ state_scan_next_retry(struct state *st, const char *job,
 		return -1;
 	state_bind_text(s, 1, job);
 	sqlite3_bind_int(s, 2, (int)state);
-	return state_step_int(st, s, "reading the work queue");
+	return state_step_int(st, s, "reading the work queue", when);
 }
 
 /* Set a scan row's state, tries and retry time. */
@@ -704,7 +734,7 @@ state_scan_count(struct state *st, const char *job, enum scan_state state)
 		return -1;
 	state_bind_text(s, 1, job);
 	sqlite3_bind_int(s, 2, (int)state);
-	return state_step_int(st, s, "counting the work queue");
+	return state_step_count(st, s, "counting the work queue");
 }
 
 /*
@@ -858,29 +888,24 @@ state_staged_known(struct state *st, int64_t id)
 	if ((s = state_stmt(st, ST_STAGED_KNOWN)) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
-	v = state_step_int(st, s, "reading staged files");
-	if (v == -2)
-		return -1;
-	return v == 1;
+	return state_step_int(st, s, "reading staged files", &v);
 }
 
 /*
- * Call fn for each vanished top-most path.  The rows are read into memory
- * a batch at a time would be nicer; vanished sets are small, and fn must
- * not write to files while the statement runs, so collect first.
+ * Run statement s (bound), whose rows are (path, type), and call fn for
+ * each row.  The rows are collected before fn runs, since fn may change
+ * the table being read (deleting files rows); the sets read this way
+ * (vanished paths, a vanished subtree, type changes) are small next to
+ * the tree.
  */
-int
-state_vanished_foreach(struct state *st, const char *job,
+static int
+state_paths_foreach(struct state *st, sqlite3_stmt *s, const char *what,
     int (*fn)(void *arg, const char *path, char type), void *arg)
 {
-	sqlite3_stmt *s;
 	char **paths = NULL, *types = NULL;
 	size_t n = 0, cap = 0, i;
 	int rc, ret = -1;
 
-	if ((s = state_stmt(st, ST_VANISHED)) == NULL)
-		return -1;
-	state_bind_text(s, 1, job);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *type = state_column_text(s, 1);
 
@@ -904,7 +929,7 @@ state_vanished_foreach(struct state *st, const char *job,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		state_fail(st, "finding vanished files");
+		state_fail(st, what);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -923,6 +948,34 @@ out:
 	return ret;
 }
 
+/* Call fn for each vanished top-most path. */
+int
+state_vanished_foreach(struct state *st, const char *job,
+    int (*fn)(void *arg, const char *path, char type), void *arg)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_VANISHED)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	return state_paths_foreach(st, s, "finding vanished files", fn, arg);
+}
+
+/* Call fn for each files row strictly below path, in path order. */
+int
+state_files_foreach_below(struct state *st, const char *job,
+    const char *path, int (*fn)(void *arg, const char *path, char type),
+    void *arg)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_FILES_BELOW)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, path);
+	return state_paths_foreach(st, s, "reading files", fn, arg);
+}
+
 /* Rows of files at path or below (-1 on error). */
 int64_t
 state_files_count_below(struct state *st, const char *job, const char *path)
@@ -933,7 +986,7 @@ state_files_count_below(struct state *st, const char *job, const char *path)
 		return -1;
 	state_bind_text(s, 1, job);
 	state_bind_text(s, 2, path);
-	return state_step_int(st, s, "counting files");
+	return state_step_count(st, s, "counting files");
 }
 
 /* Rows of files of job that are not directories (-1 on error). */
@@ -945,7 +998,7 @@ state_files_count(struct state *st, const char *job)
 	if ((s = state_stmt(st, ST_FILES_COUNT)) == NULL)
 		return -1;
 	state_bind_text(s, 1, job);
-	return state_step_int(st, s, "counting files");
+	return state_step_count(st, s, "counting files");
 }
 
 /* Forget path and everything below it. */
@@ -961,13 +1014,38 @@ state_files_delete_below(struct state *st, const char *job, const char *path)
 	return state_step_done(st, s, "forgetting files");
 }
 
-/* Record every entry now in target as the mirrored tree. */
+struct forget_ctx {
+	struct state	*st;
+	const char	*job;
+};
+
+static int
+state_forget_below(void *arg, const char *path, char type)
+{
+	struct forget_ctx *f = arg;
+
+	(void)type;
+	return state_files_delete_below(f->st, f->job, path);
+}
+
+/*
+ * Record every entry now in target as the mirrored tree.  A directory
+ * that became a file or a link took its contents with it: those rows go
+ * first, or they would linger as a tree that is no longer there.
+ */
 int
 state_files_update_from_scan(struct state *st, const char *job,
     int64_t run_id)
 {
+	struct forget_ctx f = { st, job };
 	sqlite3_stmt *s;
 
+	if ((s = state_stmt(st, ST_FILES_NO_LONGER_DIRS)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	if (state_paths_foreach(st, s, "finding type changes",
+	    state_forget_below, &f) == -1)
+		return -1;
 	if ((s = state_stmt(st, ST_FILES_FROM_SCAN)) == NULL)
 		return -1;
 	state_bind_text(s, 1, job);

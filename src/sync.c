@@ -75,6 +75,31 @@ sync_open_trees(struct run *r)
 	return 0;
 }
 
+/* When the earliest waiting retry is due: 1 and *next, 0 none, -1. */
+static int
+sync_next_retry(struct run *r, int64_t *next)
+{
+	static const enum scan_state waiting[] = { SCAN_DIR_PENDING,
+	    SCAN_FILE_FETCH };
+	int64_t when;
+	size_t i;
+	int n, found = 0;
+
+	for (i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++) {
+		if (r->dry && waiting[i] == SCAN_FILE_FETCH)
+			continue;
+		n = state_scan_next_retry(r->state, r->job->name, waiting[i],
+		    &when);
+		if (n == -1)
+			return -1;
+		if (n == 1 && (!found || when < *next)) {
+			*next = when;
+			found = 1;
+		}
+	}
+	return found;
+}
+
 /*
  * Keep every connection busy until the tree is listed and every file
  * fetched (or given up), or a signal says stop.  Returns 0 or -1.
@@ -102,16 +127,9 @@ sync_loop(struct run *r)
 		timeout = SYNC_TICK_MS;
 		if (xfer_busy(r->xfer) == 0) {
 			/* Nothing in flight: only retries that wait remain. */
-			next = state_scan_next_retry(r->state, r->job->name,
-			    SCAN_DIR_PENDING);
-			if (!r->dry) {
-				int64_t f = state_scan_next_retry(r->state,
-				    r->job->name, SCAN_FILE_FETCH);
-
-				if (f >= 0 && (next < 0 || f < next))
-					next = f;
-			}
-			if (next < 0)
+			if ((n = sync_next_retry(r, &next)) == -1)
+				return -1;
+			if (n == 0)
 				return 0;
 			now = (int64_t)time(NULL);
 			if (next > now && (next - now) * 1000 < timeout)

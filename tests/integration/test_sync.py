@@ -1,0 +1,196 @@
+"""Mirroring scenarios, run against every server in servers.SERVERS:
+
+  (a) first sync of a generated tree gives an exact copy;
+  (b) a second sync downloads nothing and touches nothing;
+  (c) upstream changes (same-size rewrite, resize, adds, deletes, a
+      directory added and one removed) are mirrored exactly, with events;
+  (e) max_delete stops a sync that would delete too much (exit 5).
+
+(d, interruption and resume, lives in test_resume.py.)
+"""
+
+import os
+import shutil
+import time
+
+import helpers
+import servers
+from helpers import content
+
+# mtimes well in the past, each on its own second.
+BASE = 1_650_000_000   # 2022-04-15
+
+
+def initial_files():
+    """{relpath: (bytes, mtime)}: nested directories, empty files, names
+    with spaces, sizes around block boundaries and a 1.5 MiB file."""
+    spec = [
+        ("README", 1234),
+        ("empty.dat", 0),
+        ("one-byte", 1),
+        ("docs/guide one.txt", 2000),
+        ("docs/notes.txt", 777),
+        ("docs/deep/er/nested/leaf.txt", 100),
+        ("docs/deep/er/nested/zero", 0),
+        ("docs/deep/er/mid.bin", 9000),
+        ("pool/main/a/alpha_1.0.tar.gz", 100_000),
+        ("pool/main/b/beta 2.0.bin", 37_000),
+        ("pool/main/big.iso", 1_572_864 + 3),
+        ("dir with spaces/file with spaces.txt", 321),
+        ("dir with spaces/sub dir/x y z", 4096),
+        ("sizes/4095", 4095),
+        ("sizes/4096", 4096),
+        ("sizes/4097", 4097),
+        ("sizes/65537", 65537),
+    ]
+    files = {rel: (content(rel, size), BASE + i * 86_413 + i % 7)
+             for i, (rel, size) in enumerate(spec)}
+    # One file changed a minute and a half ago: LIST would show it with
+    # minute precision only; the mirror must still get its exact second.
+    recent = int(time.time()) - 90
+    files["recent.txt"] = (content("recent", 512), recent)
+    return files
+
+
+# Directories without files that must be mirrored too.
+INITIAL_DIRS = ["empty-dir", "pool/empty sub"]
+
+
+class SyncScenarios:
+    """Mixed into one TestCase per server kind (see the bottom)."""
+
+    server_kind = None
+
+    def setUp(self):
+        super().setUp()
+        self.remote = self.path("remote")
+        helpers.write_tree(self.remote, initial_files(), INITIAL_DIRS)
+        self.server = servers.start_for(self, self.server_kind, self.remote)
+        self.mirror = helpers.Mirror(self.tmp, "itest-" + self.server_kind, self.server.url,
+                                     connections=4, max_delete="50%", retries=2, timeout=20)
+
+    def sync_ok(self, context):
+        """Run a sync that must exit 0 and add exactly one runs row with
+        status 'ok'; returns (result, runs row)."""
+        before = len(self.mirror.runs())
+        result = self.mirror.sync()
+        self.assertExit(result, 0, context)
+        run = self.new_run(self.mirror, before, result)
+        self.assertEqual(run["status"], "ok", "%s: runs row %s\n%s"
+                         % (context, run, helpers.describe(result)))
+        self.assertSameTree(self.remote, self.mirror.target, " after " + context)
+        return result, run
+
+    # (a) -------------------------------------------------------------------
+
+    def test_a_first_sync_makes_exact_copy(self):
+        result, run = self.sync_ok("first sync")
+        snap = helpers.snapshot(self.remote)
+        files = {rel for rel, e in snap.items() if e.type == "file"}
+        total = sum(e.size for e in snap.values() if e.type == "file")
+
+        self.assertEqual(run["files_added"], len(files), "files_added in %s" % run)
+        self.assertEqual(run["files_changed"], 0, "files_changed in %s" % run)
+        self.assertEqual(run["files_deleted"], 0, "files_deleted in %s" % run)
+        self.assertEqual(run["bytes_downloaded"], total, "bytes_downloaded in %s" % run)
+        added = self.mirror.event_paths(run["id"]).get("add", set())
+        self.assertEqual(files - added, set(), "files without an 'add' event")
+
+        # Staging happens beside the target, never inside it.
+        self.assertFalse(os.path.commonpath([self.mirror.incoming, self.mirror.target])
+                         == self.mirror.target, "incoming inside target")
+
+    # (b) -------------------------------------------------------------------
+
+    def test_b_second_sync_downloads_nothing(self):
+        self.sync_ok("first sync")
+        before = helpers.snapshot(self.mirror.target)
+        mark = self.server.mark()
+
+        result, run = self.sync_ok("second sync")
+
+        if isinstance(self.server, servers.PyftpdlibServer):
+            retrs = [c for c in self.server.commands(mark) if c.cmd == "RETR"]
+            self.assertEqual(retrs, [], "second sync sent RETR\n" + helpers.describe(result))
+        self.assertEqual(self.server.transfers(mark), [], "transfers during the second sync")
+        self.assertEqual(run["bytes_downloaded"], 0, "runs row %s" % run)
+        for column in ("files_added", "files_changed", "files_deleted"):
+            self.assertEqual(run[column], 0, "%s in runs row %s" % (column, run))
+
+        after = helpers.snapshot(self.mirror.target)
+        self.assertEqual(sorted(after), sorted(before), "paths in target changed")
+        changed = ["%s (inode %d->%d, mtime_ns %d->%d)"
+                   % (rel, before[rel].ino, after[rel].ino, before[rel].mtime_ns, after[rel].mtime_ns)
+                   for rel in sorted(before)
+                   if (before[rel].ino, before[rel].mtime_ns) != (after[rel].ino, after[rel].mtime_ns)]
+        self.assertEqual(changed, [], "target entries touched by a no-op sync")
+
+    # (c) -------------------------------------------------------------------
+
+    def test_c_upstream_changes_are_mirrored(self):
+        self.sync_ok("first sync")
+        old = helpers.snapshot(self.remote)
+
+        # Same size, different bytes, a different mtime.
+        same_size = "docs/guide one.txt"
+        data = content("guide v2", old[same_size].size)
+        self.assertNotEqual(data, old[same_size].data)
+        helpers.set_file(self.remote, same_size, data, old[same_size].mtime + 3601)
+        # Resized (grown; and an empty file that is empty no more).
+        helpers.set_file(self.remote, "pool/main/a/alpha_1.0.tar.gz", content("alpha v2", 150_000),
+                         old["pool/main/a/alpha_1.0.tar.gz"].mtime + 7200)
+        helpers.set_file(self.remote, "empty.dat", b"no longer empty\n", BASE + 99)
+        changed = {same_size, "pool/main/a/alpha_1.0.tar.gz", "empty.dat"}
+        # Added: files, and a new directory tree with files.
+        added = {"NEWS": 500, "pool/main/b/beta 2.1.bin": 40_000,
+                 "added dir/one.txt": 10, "added dir/sub/two.bin": 70_000}
+        for i, (rel, size) in enumerate(added.items()):
+            helpers.set_file(self.remote, rel, content("new " + rel, size), BASE + 5000 + i)
+        # Deleted: files, and a directory with files and subdirectories.
+        deleted = {"one-byte", "sizes/4097"}
+        for rel in deleted:
+            os.unlink(os.path.join(self.remote, rel))
+        removed_dir = "docs/deep"
+        deleted |= {rel for rel, e in old.items()
+                    if e.type == "file" and rel.startswith(removed_dir + "/")}
+        shutil.rmtree(os.path.join(self.remote, removed_dir))
+
+        result, run = self.sync_ok("sync after upstream changes")
+
+        self.assertEqual(run["files_added"], len(added), "files_added in %s" % run)
+        self.assertEqual(run["files_changed"], len(changed), "files_changed in %s" % run)
+        # Directories may or may not be counted as deleted entries.
+        self.assertGreaterEqual(run["files_deleted"], len(deleted), "files_deleted in %s" % run)
+        self.assertLessEqual(run["files_deleted"], len(deleted) + 4, "files_deleted in %s" % run)
+
+        events = self.mirror.event_paths(run["id"])
+        self.assertEqual(set(added) - events.get("add", set()), set(), "missing 'add' events")
+        self.assertEqual(changed - events.get("change", set()), set(), "missing 'change' events")
+        self.assertEqual(deleted - events.get("delete", set()), set(), "missing 'delete' events")
+        untouched = {rel for rel, e in old.items() if e.type == "file"} - changed - deleted
+        for action in ("add", "change", "delete"):
+            self.assertEqual(events.get(action, set()) & untouched, set(),
+                             "'%s' events for files that did not change" % action)
+
+    # (e) -------------------------------------------------------------------
+
+    def test_e_max_delete_stops_the_sync(self):
+        self.mirror.write_job(max_delete=1)
+        self.sync_ok("first sync")
+        before = helpers.snapshot(self.mirror.target)
+        for rel in ("one-byte", "sizes/4095", "sizes/4096"):
+            os.unlink(os.path.join(self.remote, rel))
+
+        result = self.mirror.sync()
+
+        self.assertExit(result, 5, "sync that would delete 3 files with max_delete: 1")
+        after = helpers.snapshot(self.mirror.target)
+        self.assertEqual(sorted(set(before) - set(after)), [], "deleted despite the safety limit")
+
+
+class TestSyncPyftpdlib(SyncScenarios, helpers.IntegrationTest):
+    server_kind = "pyftpdlib"
+
+
+class TestSyncPureFtpd(SyncScenarios, helpers.IntegrationTest):
+    server_kind = "pure-ftpd"
