@@ -455,12 +455,40 @@ crawl_on_done(void *arg, const struct xfer_result *res)
 	crawl_list_free(cl);
 }
 
+/*
+ * Make cl's parser and start its listing on a free slot.  Returns 0, or
+ * -1 (cl is left for the caller to free).
+ */
+static int
+crawl_list_start(struct crawl_list *cl)
+{
+	struct run *r = cl->r;
+	struct xfer_req req;
+
+	cl->parser = listing_parser_new(r->format,
+	    tz_utc_to_wall((int64_t)time(NULL)), crawl_on_entry, crawl_on_bad,
+	    cl);
+	if (cl->url == NULL || cl->parser == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	memset(&req, 0, sizeof(req));
+	req.url = cl->url;
+	req.list_cmd = r->format == LISTING_MLSD ? "MLSD" : "LIST";
+	req.on_data = crawl_on_data;
+	req.on_done = crawl_on_done;
+	req.arg = cl;
+	if (xfer_start(r->xfer, &req) == -1)
+		return -1;
+	log_debug("%s: listing /%s", r->job->name, cl->dir.path);
+	return 0;
+}
+
 /* Start listing the next waiting directory. */
 int
 crawl_start_next(struct run *r)
 {
 	struct crawl_list *cl;
-	struct xfer_req req;
 	int found;
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
@@ -480,25 +508,10 @@ crawl_start_next(struct run *r)
 		goto fail;
 	cl->url = cl->dir.path[0] ? path_url(r->job->source, cl->dir.path,
 	    true) : strdup(r->job->source);
-	cl->parser = listing_parser_new(r->format,
-	    tz_utc_to_wall((int64_t)time(NULL)), crawl_on_entry, crawl_on_bad,
-	    cl);
-	if (cl->url == NULL || cl->parser == NULL) {
-		log_err("out of memory");
-		goto fail;
-	}
 	if (r->target_fd != -1)
 		cl->local_fd = path_open_dir(r->target_fd, cl->dir.path, false);
-
-	memset(&req, 0, sizeof(req));
-	req.url = cl->url;
-	req.list_cmd = r->format == LISTING_MLSD ? "MLSD" : "LIST";
-	req.on_data = crawl_on_data;
-	req.on_done = crawl_on_done;
-	req.arg = cl;
-	if (xfer_start(r->xfer, &req) == -1)
+	if (crawl_list_start(cl) == -1)
 		goto fail;
-	log_debug("%s: listing /%s", r->job->name, cl->dir.path);
 	return 1;
 fail:
 	crawl_list_free(cl);
@@ -510,15 +523,10 @@ int
 crawl_ls(struct run *r)
 {
 	struct crawl_list *cl;
-	struct xfer_req req;
 	bool done = false;
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL ||
-	    (cl->dir.path = strdup("")) == NULL ||
-	    (cl->url = strdup(r->job->source)) == NULL ||
-	    (cl->parser = listing_parser_new(r->format,
-	    tz_utc_to_wall((int64_t)time(NULL)), crawl_on_entry, crawl_on_bad,
-	    cl)) == NULL) {
+	    (cl->dir.path = strdup("")) == NULL) {
 		log_err("out of memory");
 		crawl_list_free(cl);
 		return -1;
@@ -527,13 +535,8 @@ crawl_ls(struct run *r)
 	cl->local_fd = -1;
 	cl->print = true;
 	cl->done = &done;
-	memset(&req, 0, sizeof(req));
-	req.url = cl->url;
-	req.list_cmd = r->format == LISTING_MLSD ? "MLSD" : "LIST";
-	req.on_data = crawl_on_data;
-	req.on_done = crawl_on_done;
-	req.arg = cl;
-	if (xfer_start(r->xfer, &req) == -1) {
+	cl->url = strdup(r->job->source);
+	if (crawl_list_start(cl) == -1) {
 		crawl_list_free(cl);
 		return -1;
 	}
