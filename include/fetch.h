@@ -17,6 +17,13 @@
 int fetch_start_next(struct run *r);
 
 /*
+ * Start the next MDTM check (a same-size file whose LIST time can't tell
+ * whether it changed) on a free slot.  Returns 1 when one was started, 0
+ * when none waits now, -1 on error.
+ */
+int fetch_start_check(struct run *r);
+
+/*
  * Remove files in incoming that no staged row of the job names (left by a
  * crash before their row was committed), and rows whose file is gone.
  */

@@ -39,6 +39,14 @@ const char *path_base(const char *relpath);
 char *path_url(const char *base, const char *relpath, bool dir);
 
 /*
+ * The path part of an ftp:// URL, percent-decoded, without its leading
+ * '/' ("ftp://h:21/pub/a%20b/" -> "pub/a b/"): what FTP commands name,
+ * relative to the login directory.  Returns a string the caller frees, or
+ * NULL when the URL has no such part or decodes to a NUL, CR or LF.
+ */
+char *path_url_path(const char *url);
+
+/*
  * Open directory reldir ("" for the root itself) below the directory open
  * as rootfd, one component at a time with O_NOFOLLOW.  With create, missing
  * directories are made (mode 0777 less umask).  A component that exists as

@@ -36,19 +36,45 @@ struct plan_staged {
 	int64_t		 mtime;
 };
 
+/*
+ * What the database says of the path's last mirrored version, for entries
+ * whose listed time is only a minute or a day (LIST).
+ */
+struct plan_known {
+	bool		 exists;
+	int64_t		 size;
+	int64_t		 mtime;		/* UTC seconds */
+	int		 mtime_prec;	/* enum mtime_prec */
+	int64_t		 verified_at;	/* mtime confirmed exactly then */
+};
+
+/*
+ * A rewrite is assumed to get an mtime no earlier than this many seconds
+ * before we last looked (the server's clock may lag ours that much).
+ */
+#define PLAN_CLOCK_SKEW	120
+
 /* The decision. */
 struct plan_decision {
 	enum scan_state	 state;		/* where the entry starts */
 	enum scan_action action;	/* add, change or none */
+	bool		 exact;		/* unchanged, and local's mtime is the
+					   exact remote one (known says so) */
 };
 
 /*
  * Decide for one entry.  Directories start as SCAN_DIR_PENDING (the caller
- * may make them SCAN_DIR_UNLISTED); files are unchanged, staged or to be
- * fetched; links are unchanged or to be made.
+ * may make them SCAN_DIR_UNLISTED); files are unchanged, staged, to be
+ * fetched, or (known given, listed time coarser than a second) to be
+ * checked with MDTM: when target's file matches the listed minute or day
+ * and nothing proves a same-size rewrite could not hide inside it, that
+ * is, the exact mtime was not confirmed after the listed minute or day had
+ * passed (plus PLAN_CLOCK_SKEW).  Links are unchanged or to be made.
+ * known is NULL when MDTM can't be asked: the listing decides alone.
  */
 struct plan_decision plan_entry(const struct plan_remote *remote,
-    const struct plan_local *local, const struct plan_staged *staged);
+    const struct plan_local *local, const struct plan_staged *staged,
+    const struct plan_known *known);
 
 /*
  * Does a local mtime match a remote one given with this precision?  A

@@ -24,6 +24,8 @@ enum scan_state {
 	SCAN_FILE_STAGED,	/* complete in incoming, to publish */
 	SCAN_FILE_FAILED,	/* download failed for good */
 	SCAN_FILE_PUBLISHED,	/* renamed into target this run */
+	SCAN_FILE_CHECK,	/* LIST could not tell: ask MDTM */
+	SCAN_FILE_CHECKING,	/* MDTM in flight */
 	SCAN_LINK = 20,		/* symbolic link to (re)create at publish */
 	SCAN_LINK_UNCHANGED	/* target already holds this link */
 };
@@ -48,6 +50,15 @@ struct scan_row {
 	enum scan_state	 state;
 	enum scan_action action;
 	int		 tries;
+	int64_t		 verified_at;	/* mtime confirmed exactly then, -1 */
+};
+
+/* What files holds for a path (the tree as last mirrored). */
+struct files_row {
+	int64_t		 size;		/* -1 for directories and links */
+	int64_t		 mtime;		/* UTC seconds */
+	int		 mtime_prec;	/* enum mtime_prec */
+	int64_t		 verified_at;	/* mtime confirmed exactly then, -1 */
 };
 
 /* A staged file: INCOMING/<id> holds (part of) remote version size/mtime. */
@@ -127,7 +138,8 @@ int state_scan_reset(struct state *st, const char *job);
  * (a listing that names an entry twice), or -1.
  */
 int state_scan_add(struct state *st, const char *job, const char *parent,
-    const char *path, const char *link_target, const struct scan_row *row);
+    const char *path, const char *link_target, const char *unique,
+    const struct scan_row *row);
 
 /*
  * The oldest row of job in state whose retry time has come (not_before <=
@@ -148,9 +160,13 @@ int state_scan_next_retry(struct state *st, const char *job,
 int state_scan_set(struct state *st, int64_t id, enum scan_state state,
     int tries, int64_t not_before);
 
-/* Set a row's mtime and precision (learned from MDTM after a download). */
+/* Set a row's mtime, precision and when it was confirmed (MDTM). */
 int state_scan_set_mtime(struct state *st, int64_t id, int64_t mtime,
-    int prec);
+    int prec, int64_t verified_at);
+
+/* Set what publishing a row does (an MDTM check found a change). */
+int state_scan_set_action(struct state *st, int64_t id,
+    enum scan_action action);
 
 /* Number of rows of job in state. */
 int64_t state_scan_count(struct state *st, const char *job,
@@ -192,6 +208,10 @@ int state_vanished_foreach(struct state *st, const char *job,
 int state_files_foreach_below(struct state *st, const char *job,
     const char *path, int (*fn)(void *arg, const char *path, char type),
     void *arg);
+
+/* The files row of path: 1 found (*out filled), 0 not, -1 error. */
+int state_files_get(struct state *st, const char *job, const char *path,
+    struct files_row *out);
 
 /* Files (not directories) of job at path or below it: what deleting it removes. */
 int64_t state_files_count_below(struct state *st, const char *job,

@@ -127,8 +127,9 @@ crawl_add_root(struct run *r)
 	row.size = -1;
 	row.state = SCAN_DIR_PENDING;
 	row.action = SCAN_ACTION_NONE;
-	return state_scan_add(r->state, r->job->name, "", "", NULL, &row) ==
-	    -1 ? -1 : 0;
+	row.verified_at = -1;
+	return state_scan_add(r->state, r->job->name, "", "", NULL, NULL,
+	    &row) == -1 ? -1 : 0;
 }
 
 /* One directory listing in flight. */
@@ -277,7 +278,9 @@ crawl_on_entry(void *arg, const struct entry *e)
 	struct plan_remote rem;
 	struct plan_local loc;
 	struct plan_staged stg;
+	struct plan_known known, *knownp = NULL;
 	struct plan_decision d;
+	struct files_row frow;
 	struct staged_row srow;
 	struct scan_row row;
 	const char *why;
@@ -330,13 +333,40 @@ crawl_on_entry(void *arg, const struct entry *e)
 			stg.mtime = srow.mtime;
 		}
 	}
-	d = plan_entry(&rem, &loc, &stg);
+	/*
+	 * A LIST time is a minute or a day: whether a same-size file is
+	 * unchanged may take what the database knows, and MDTM.
+	 */
+	if (rem.type == 'f' && r->feat.mdtm && rem.mtime_prec != MTIME_SECOND &&
+	    rem.mtime_prec != MTIME_NONE) {
+		memset(&known, 0, sizeof(known));
+		found = state_files_get(r->state, job->name, path, &frow);
+		if (found == -1)
+			goto dbfail;
+		if (found == 1) {
+			known.exists = true;
+			known.size = frow.size;
+			known.mtime = frow.mtime;
+			known.mtime_prec = frow.mtime_prec;
+			known.verified_at = frow.verified_at;
+		}
+		knownp = &known;
+	}
+	d = plan_entry(&rem, &loc, &stg, knownp);
 	memset(&row, 0, sizeof(row));
 	row.depth = cl->dir.depth + 1;
 	row.type = rem.type;
 	row.size = rem.type == 'f' ? e->size : -1;
 	row.mtime = rem.mtime;
 	row.mtime_prec = rem.mtime_prec;
+	row.verified_at = rem.mtime_prec == MTIME_SECOND ?
+	    (int64_t)time(NULL) : -1;
+	if (d.exact) {
+		/* The database's exact time stands for the listed minute. */
+		row.mtime = known.mtime;
+		row.mtime_prec = MTIME_SECOND;
+		row.verified_at = known.verified_at;
+	}
 	row.state = d.state;
 	row.action = d.action;
 	/* max_depth: a directory that deep is mirrored but not walked. */
@@ -344,7 +374,7 @@ crawl_on_entry(void *arg, const struct entry *e)
 	    row.depth >= job->max_depth)
 		row.state = SCAN_DIR_UNLISTED;
 	switch (state_scan_add(r->state, job->name, cl->dir.path, path,
-	    e->link_target, &row)) {
+	    e->link_target, e->unique, &row)) {
 	case -1:
 		goto dbfail;
 	case 1:

@@ -117,7 +117,7 @@ fetch_complete(struct fetch *f, int64_t filetime)
 	if (filetime >= 0 && f->row.mtime_prec != MTIME_SECOND) {
 		mtime = filetime;
 		if (state_scan_set_mtime(r->state, f->row.id, mtime,
-		    MTIME_SECOND) == -1)
+		    MTIME_SECOND, (int64_t)time(NULL)) == -1)
 			return -1;
 	}
 	times[0].tv_sec = time(NULL);
@@ -385,4 +385,153 @@ fetch_clean_incoming(struct run *r)
 	}
 	closedir(d);
 	return rc;
+}
+
+/* An MDTM check in flight: is a same-size file listed by LIST changed? */
+struct check {
+	struct run	*r;
+	struct scan_row	 row;		/* the file, owned */
+	char		*command;	/* "MDTM path" */
+	char		 reply[64];	/* the "213 ..." line */
+	size_t		 reply_len;
+};
+
+static void
+check_free(struct check *c)
+{
+	if (c == NULL)
+		return;
+	state_scan_row_clear(&c->row);
+	free(c->command);
+	free(c);
+}
+
+static void
+check_on_reply(void *arg, const char *line, size_t len)
+{
+	struct check *c = arg;
+
+	if (len >= 4 && strncmp(line, "213 ", 4) == 0 &&
+	    len < sizeof(c->reply)) {
+		memcpy(c->reply, line, len);
+		c->reply_len = len;
+	}
+}
+
+/* The mtime of path in target, or -1. */
+static int64_t
+check_local_mtime(struct run *r, const char *path)
+{
+	struct stat sb;
+	const char *leaf;
+	int dfd;
+	int64_t t = -1;
+
+	if ((dfd = path_open_parent(r->target_fd, path, false, &leaf)) == -1)
+		return -1;
+	if (fstatat(dfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(sb.st_mode))
+		t = (int64_t)sb.st_mtime;
+	close(dfd);
+	return t;
+}
+
+/*
+ * The check ended.  The same exact mtime as target's file: unchanged.
+ * Anything else, an MDTM the server refused included: fetch it, so a
+ * change is never missed.
+ */
+static void
+check_on_done(void *arg, const struct xfer_result *res)
+{
+	struct check *c = arg;
+	struct run *r = c->r;
+	int tries = c->row.tries + 1;
+	int64_t remote, now = (int64_t)time(NULL);
+	bool have;
+
+	if (res->code == 0 || res->quote_rejected) {
+		have = c->reply_len > 0 && listing_parse_mdtm(c->reply,
+		    c->reply_len, &remote) == 0;
+		if (have && state_scan_set_mtime(r->state, c->row.id, remote,
+		    MTIME_SECOND, now) == -1)
+			goto dbfail;
+		if (have && remote == check_local_mtime(r, c->row.path)) {
+			if (state_scan_set(r->state, c->row.id,
+			    SCAN_FILE_UNCHANGED, tries, 0) == -1)
+				goto dbfail;
+		} else {
+			log_debug("%s: /%s changed within its listed minute "
+			    "(MDTM)", r->job->name, c->row.path);
+			if (state_scan_set_action(r->state, c->row.id,
+			    SCAN_ACTION_CHANGE) == -1 ||
+			    state_scan_set(r->state, c->row.id,
+			    SCAN_FILE_FETCH, 0, 0) == -1)
+				goto dbfail;
+		}
+	} else if (*r->stop) {
+		state_scan_set(r->state, c->row.id, SCAN_FILE_CHECK,
+		    c->row.tries, 0);
+	} else if (res->transient && tries <= r->job->retries) {
+		run_event(r, c->row.path, "retry", -1, res->error);
+		state_scan_set(r->state, c->row.id, SCAN_FILE_CHECK, tries,
+		    now + run_backoff(tries));
+	} else {
+		r->failed++;
+		run_error(r, c->row.path, "cannot check /%s: %s", c->row.path,
+		    res->error);
+		state_scan_set(r->state, c->row.id, SCAN_FILE_FAILED, tries, 0);
+	}
+	check_free(c);
+	return;
+dbfail:
+	r->failed++;
+	check_free(c);
+}
+
+/* Start the next waiting MDTM check. */
+int
+fetch_start_check(struct run *r)
+{
+	struct check *c;
+	struct xfer_req req;
+	char *base = NULL;
+	int found;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	c->r = r;
+	found = state_scan_next(r->state, r->job->name, SCAN_FILE_CHECK,
+	    (int64_t)time(NULL), &c->row);
+	if (found != 1) {
+		free(c);
+		return found;
+	}
+	if (state_scan_set(r->state, c->row.id, SCAN_FILE_CHECKING,
+	    c->row.tries, 0) == -1)
+		goto fail;
+	/* MDTM names the file as RETR would: relative to the login. */
+	if ((base = path_url_path(r->job->source)) == NULL ||
+	    asprintf(&c->command, "MDTM %s%s", base, c->row.path) == -1) {
+		c->command = NULL;
+		log_err("out of memory");
+		goto fail;
+	}
+	memset(&req, 0, sizeof(req));
+	req.url = r->job->source;
+	req.quote = c->command;
+	req.nobody = true;
+	req.on_reply = check_on_reply;
+	req.on_done = check_on_done;
+	req.arg = c;
+	if (xfer_start(r->xfer, &req) == -1)
+		goto fail;
+	free(base);
+	return 1;
+fail:
+	free(base);
+	check_free(c);
+	return -1;
 }

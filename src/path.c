@@ -273,6 +273,56 @@ out:
 	return fd;
 }
 
+/* The value of hex digit c, or -1. */
+static int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The decoded path of an ftp:// URL, without its leading '/'.  Returns a
+ * string the caller frees, or NULL.
+ */
+char *
+path_url_path(const char *url)
+{
+	const char	*p;
+	char		*out, *o;
+	int		 hi, lo;
+
+	if (url == NULL || (p = strstr(url, "://")) == NULL ||
+	    (p = strchr(p + 3, '/')) == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p++;
+	if ((out = malloc(strlen(p) + 1)) == NULL)
+		return NULL;
+	for (o = out; *p != '\0'; p++) {
+		if (*p == '%' && (hi = hex_digit(p[1])) != -1 &&
+		    (lo = hex_digit(p[2])) != -1) {
+			*o = (char)(hi * 16 + lo);
+			p += 2;
+		} else
+			*o = *p;
+		if (*o == '\0' || *o == '\r' || *o == '\n') {
+			free(out);
+			errno = EINVAL;
+			return NULL;
+		}
+		o++;
+	}
+	*o = '\0';
+	return out;
+}
+
 /*
  * Open directory reldir ("" for the root itself) below the directory open
  * as rootfd, one component at a time with O_NOFOLLOW; with create, missing

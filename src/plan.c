@@ -33,12 +33,38 @@ plan_same_file(const struct plan_remote *remote, int64_t size, int64_t mtime)
 	return plan_mtime_matches(mtime, remote->mtime, remote->mtime_prec);
 }
 
+/* Seconds covered by a listed time of this precision. */
+static int64_t
+plan_window(int prec)
+{
+	return prec == MTIME_DAY ? 86400 : prec == MTIME_MINUTE ? 60 : 0;
+}
+
+/*
+ * Is target's file surely the listed version?  With an exact listed time,
+ * yes; with a minute or a day, only when the database confirmed local's
+ * very mtime after that minute or day was over.
+ */
+static bool
+plan_certain(const struct plan_remote *remote, const struct plan_local *local,
+    const struct plan_known *known)
+{
+	if (known == NULL || plan_window(remote->mtime_prec) == 0)
+		return true;
+	return known->exists && known->mtime_prec == MTIME_SECOND &&
+	    known->mtime == local->mtime && known->size == local->size &&
+	    known->verified_at >= remote->mtime +
+	    plan_window(remote->mtime_prec) + PLAN_CLOCK_SKEW;
+}
+
 /* Decide what to do with one remote entry. */
 struct plan_decision
 plan_entry(const struct plan_remote *remote, const struct plan_local *local,
-    const struct plan_staged *staged)
+    const struct plan_staged *staged, const struct plan_known *known)
 {
 	struct plan_decision d;
+
+	d.exact = false;
 
 	if (local->type == 0)
 		d.action = SCAN_ACTION_ADD;
@@ -65,7 +91,13 @@ plan_entry(const struct plan_remote *remote, const struct plan_local *local,
 	default:
 		if (d.action == SCAN_ACTION_NONE &&
 		    plan_same_file(remote, local->size, local->mtime)) {
+			if (!plan_certain(remote, local, known)) {
+				d.state = SCAN_FILE_CHECK;
+				break;
+			}
 			d.state = SCAN_FILE_UNCHANGED;
+			d.exact = known != NULL &&
+			    plan_window(remote->mtime_prec) != 0;
 			break;
 		}
 		if (d.action == SCAN_ACTION_NONE)

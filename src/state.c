@@ -31,6 +31,8 @@ enum stmt_id {
 	ST_SCAN_NEXT_RETRY,
 	ST_SCAN_SET,
 	ST_SCAN_SET_MTIME,
+	ST_SCAN_SET_ACTION,
+	ST_FILES_GET,
 	ST_SCAN_COUNT,
 	ST_STAGED_GET,
 	ST_STAGED_INSERT,
@@ -80,11 +82,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "DELETE FROM scan WHERE job = ?1",
 	[ST_SCAN_ADD] =
 	    "INSERT OR IGNORE INTO scan (job, path, parent, depth, type, size, "
-	    "mtime, mtime_prec, link_target, state, action) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	    "mtime, mtime_prec, link_target, state, action, unique_id, "
+	    "verified_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_SCAN_NEXT] =
 	    "SELECT id, path, link_target, depth, type, size, mtime, "
-	    "mtime_prec, state, action, tries FROM scan "
+	    "mtime_prec, state, action, tries, verified_at FROM scan "
 	    "WHERE job = ?1 AND state = ?2 AND not_before <= ?3 "
 	    "ORDER BY id LIMIT 1",
 	[ST_SCAN_NEXT_RETRY] =
@@ -93,7 +96,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "UPDATE scan SET state = ?2, tries = ?3, not_before = ?4 "
 	    "WHERE id = ?1",
 	[ST_SCAN_SET_MTIME] =
-	    "UPDATE scan SET mtime = ?2, mtime_prec = ?3 WHERE id = ?1",
+	    "UPDATE scan SET mtime = ?2, mtime_prec = ?3, verified_at = ?4 "
+	    "WHERE id = ?1",
+	[ST_SCAN_SET_ACTION] =
+	    "UPDATE scan SET action = ?2 WHERE id = ?1",
+	[ST_FILES_GET] =
+	    "SELECT size, CAST(strftime('%s', mtime) AS INTEGER), mtime_prec, "
+	    "CAST(strftime('%s', verified_at) AS INTEGER) FROM files "
+	    "WHERE job = ?1 AND path = ?2",
 	[ST_SCAN_COUNT] =
 	    "SELECT count(*) FROM scan WHERE job = ?1 AND state = ?2",
 	[ST_STAGED_GET] =
@@ -134,12 +144,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "f.type = 'dir' AND s.state IN (10, 15, 20, 21)",
 	[ST_FILES_FROM_SCAN] =
 	    "INSERT INTO files (job, path, parent, type, size, mtime, "
-	    "mtime_prec, link_target, unique_id, updated_run) "
+	    "mtime_prec, link_target, unique_id, updated_run, verified_at) "
 	    "SELECT job, path, parent, "
 	    "CASE type WHEN 'f' THEN 'file' WHEN 'd' THEN 'dir' ELSE 'link' END, "
 	    "size, strftime('%Y-%m-%dT%H:%M:%SZ', mtime, 'unixepoch'), "
 	    "CASE mtime_prec WHEN 3 THEN 'second' WHEN 2 THEN 'minute' "
-	    "WHEN 1 THEN 'day' ELSE 'none' END, link_target, unique_id, ?2 "
+	    "WHEN 1 THEN 'day' ELSE 'none' END, link_target, unique_id, ?2, "
+	    "strftime('%Y-%m-%dT%H:%M:%SZ', verified_at, 'unixepoch') "
 	    "FROM scan WHERE job = ?1 AND path != '' AND state IN "
 	    "(3, 5, 10, 15, 20, 21) "
 	    "ON CONFLICT (job, path) DO UPDATE SET type = excluded.type, "
@@ -147,6 +158,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "mtime_prec = excluded.mtime_prec, "
 	    "link_target = excluded.link_target, "
 	    "unique_id = excluded.unique_id, "
+	    "verified_at = excluded.verified_at, "
 	    "updated_run = CASE WHEN files.type IS excluded.type AND "
 	    "files.size IS excluded.size AND files.mtime IS excluded.mtime "
 	    "THEN files.updated_run ELSE excluded.updated_run END",
@@ -582,7 +594,8 @@ state_scan_reset(struct state *st, const char *job)
 /* Add a row to the scan; 1 when its path was there already. */
 int
 state_scan_add(struct state *st, const char *job, const char *parent,
-    const char *path, const char *link_target, const struct scan_row *row)
+    const char *path, const char *link_target, const char *unique,
+    const struct scan_row *row)
 {
 	sqlite3_stmt *s;
 	char type[2] = { row->type, '\0' };
@@ -601,6 +614,9 @@ state_scan_add(struct state *st, const char *job, const char *parent,
 	state_bind_text(s, 9, link_target);
 	sqlite3_bind_int(s, 10, (int)row->state);
 	sqlite3_bind_int(s, 11, (int)row->action);
+	state_bind_text(s, 12, unique);
+	if (row->verified_at >= 0)
+		sqlite3_bind_int64(s, 13, row->verified_at);
 	if (state_step_done(st, s, "recording a listing entry") == -1)
 		return -1;
 	return sqlite3_changes(st->db) == 0 ? 1 : 0;
@@ -639,6 +655,8 @@ state_scan_read_row(sqlite3_stmt *s, struct scan_row *row)
 	row->state = (enum scan_state)sqlite3_column_int(s, 8);
 	row->action = (enum scan_action)sqlite3_column_int(s, 9);
 	row->tries = sqlite3_column_int(s, 10);
+	row->verified_at = sqlite3_column_type(s, 11) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(s, 11);
 	return 0;
 }
 
@@ -710,9 +728,10 @@ state_scan_set(struct state *st, int64_t id, enum scan_state state,
 	return state_step_done(st, s, "updating the work queue");
 }
 
-/* Set a scan row's mtime and its precision. */
+/* Set a scan row's mtime, its precision and when it was confirmed. */
 int
-state_scan_set_mtime(struct state *st, int64_t id, int64_t mtime, int prec)
+state_scan_set_mtime(struct state *st, int64_t id, int64_t mtime, int prec,
+    int64_t verified_at)
 {
 	sqlite3_stmt *s;
 
@@ -721,7 +740,21 @@ state_scan_set_mtime(struct state *st, int64_t id, int64_t mtime, int prec)
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, mtime);
 	sqlite3_bind_int(s, 3, prec);
+	sqlite3_bind_int64(s, 4, verified_at);
 	return state_step_done(st, s, "updating a modification time");
+}
+
+/* Set what publishing a scan row does. */
+int
+state_scan_set_action(struct state *st, int64_t id, enum scan_action action)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_SCAN_SET_ACTION)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, (int)action);
+	return state_step_done(st, s, "updating the work queue");
 }
 
 /* Number of scan rows of job in state (-1 on error). */
@@ -755,7 +788,7 @@ state_scan_foreach(struct state *st, const char *job,
 	memset(&row, 0, sizeof(row));
 	off = (size_t)snprintf(sql, sizeof(sql),
 	    "SELECT id, path, link_target, depth, type, size, mtime, "
-	    "mtime_prec, state, action, tries FROM scan "
+	    "mtime_prec, state, action, tries, verified_at FROM scan "
 	    "WHERE job = ?1 AND state IN (");
 	for (i = 0; i < nstates && off < sizeof(sql) - 32; i++)
 		off += (size_t)snprintf(sql + off, sizeof(sql) - off, "%s%d",
@@ -974,6 +1007,42 @@ state_files_foreach_below(struct state *st, const char *job,
 	state_bind_text(s, 1, job);
 	state_bind_text(s, 2, path);
 	return state_paths_foreach(st, s, "reading files", fn, arg);
+}
+
+/* The mirrored row of path: 1 found, 0 not, -1 error. */
+int
+state_files_get(struct state *st, const char *job, const char *path,
+    struct files_row *out)
+{
+	static const char *const precs[] = { "none", "day", "minute",
+	    "second" };
+	sqlite3_stmt *s;
+	const char *prec;
+	int rc, ret = -1, i;
+
+	if ((s = state_stmt(st, ST_FILES_GET)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, path);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->size = sqlite3_column_type(s, 0) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(s, 0);
+		out->mtime = sqlite3_column_int64(s, 1);
+		prec = state_column_text(s, 2);
+		out->mtime_prec = 0;
+		for (i = 0; prec && i < 4; i++)
+			if (strcmp(prec, precs[i]) == 0)
+				out->mtime_prec = i;
+		out->verified_at = sqlite3_column_type(s, 3) == SQLITE_NULL ?
+		    -1 : sqlite3_column_int64(s, 3);
+		ret = 1;
+	} else if (rc == SQLITE_DONE)
+		ret = 0;
+	else
+		state_fail(st, "reading the mirrored tree");
+	sqlite3_reset(s);
+	return ret;
 }
 
 /* Rows of files at path or below (-1 on error). */

@@ -80,7 +80,7 @@ static int
 sync_next_retry(struct run *r, int64_t *next)
 {
 	static const enum scan_state waiting[] = { SCAN_DIR_PENDING,
-	    SCAN_FILE_FETCH };
+	    SCAN_FILE_CHECK, SCAN_FILE_FETCH };
 	int64_t when;
 	size_t i;
 	int n, found = 0;
@@ -117,6 +117,8 @@ sync_loop(struct run *r)
 		}
 		while (xfer_idle(r->xfer) > 0) {
 			n = crawl_start_next(r);
+			if (n == 0)
+				n = fetch_start_check(r);
 			if (n == 0 && !r->dry)
 				n = fetch_start_next(r);
 			if (n == -1)

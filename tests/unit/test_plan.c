@@ -113,11 +113,92 @@ test_plan_table(void **unused)
 	(void)unused;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		d = plan_entry(&cases[i].remote, &cases[i].local,
-		    &cases[i].staged);
+		    &cases[i].staged, NULL);
 		if (d.state != cases[i].state || d.action != cases[i].action)
 			fail_msg("%s: got state %d action %d, want %d %d",
 			    cases[i].what, d.state, d.action, cases[i].state,
 			    cases[i].action);
+	}
+}
+
+/* LIST times (minute or day) against what the database confirmed. */
+struct known_case {
+	const char		*what;
+	struct plan_remote	 remote;
+	struct plan_local	 local;
+	struct plan_known	 known;
+	enum scan_state		 state;
+	bool			 exact;
+};
+
+#define M0	1659353520	/* 2022-08-01T11:32:00Z, a listed minute */
+#define D0	1659312000	/* 2022-08-01T00:00:00Z, a listed day */
+
+static const struct known_case known_cases[] = {
+	{ "confirmed long after the minute: unchanged, exact",
+	  { 'f', 10, M0, MTIME_MINUTE, NULL }, { 'f', 10, M0 + 20, NULL },
+	  { true, 10, M0 + 20, MTIME_SECOND, M0 + 3600 },
+	  SCAN_FILE_UNCHANGED, true },
+	{ "confirmed inside the minute: a rewrite could hide, check",
+	  { 'f', 10, M0, MTIME_MINUTE, NULL }, { 'f', 10, M0 + 20, NULL },
+	  { true, 10, M0 + 20, MTIME_SECOND, M0 + 30 },
+	  SCAN_FILE_CHECK, false },
+	{ "confirmed just after the minute, inside the clock skew: check",
+	  { 'f', 10, M0, MTIME_MINUTE, NULL }, { 'f', 10, M0 + 20, NULL },
+	  { true, 10, M0 + 20, MTIME_SECOND, M0 + 60 + PLAN_CLOCK_SKEW - 1 },
+	  SCAN_FILE_CHECK, false },
+	{ "confirmed right after minute and skew: unchanged",
+	  { 'f', 10, M0, MTIME_MINUTE, NULL }, { 'f', 10, M0 + 20, NULL },
+	  { true, 10, M0 + 20, MTIME_SECOND, M0 + 60 + PLAN_CLOCK_SKEW },
+	  SCAN_FILE_UNCHANGED, true },
+	{ "nothing known (adopted tree): check",
+	  { 'f', 10, M0, MTIME_MINUTE, NULL }, { 'f', 10, M0 + 20, NULL },
+	  { false, 0, 0, 0, -1 }, SCAN_FILE_CHECK, false },
+	{ "known mtime only to the minute: check",
+	  { 'f', 10, M0, MTIME_MINUTE, NULL }, { 'f', 10, M0, NULL },
+	  { true, 10, M0, MTIME_MINUTE, M0 + 3600 }, SCAN_FILE_CHECK, false },
+	{ "local touched since (mtime differs from known): check",
+	  { 'f', 10, M0, MTIME_MINUTE, NULL }, { 'f', 10, M0 + 21, NULL },
+	  { true, 10, M0 + 20, MTIME_SECOND, M0 + 3600 },
+	  SCAN_FILE_CHECK, false },
+	{ "listed minute moved on: fetch, no check",
+	  { 'f', 10, M0 + 60, MTIME_MINUTE, NULL },
+	  { 'f', 10, M0 + 20, NULL },
+	  { true, 10, M0 + 20, MTIME_SECOND, M0 + 3600 },
+	  SCAN_FILE_FETCH, false },
+	{ "size changed: fetch, no check",
+	  { 'f', 11, M0, MTIME_MINUTE, NULL }, { 'f', 10, M0 + 20, NULL },
+	  { true, 10, M0 + 20, MTIME_SECOND, M0 + 3600 },
+	  SCAN_FILE_FETCH, false },
+	{ "day precision confirmed the next day: unchanged",
+	  { 'f', 10, D0, MTIME_DAY, NULL }, { 'f', 10, D0 + 5000, NULL },
+	  { true, 10, D0 + 5000, MTIME_SECOND, D0 + 90000 },
+	  SCAN_FILE_UNCHANGED, true },
+	{ "day precision confirmed the same day: check",
+	  { 'f', 10, D0, MTIME_DAY, NULL }, { 'f', 10, D0 + 5000, NULL },
+	  { true, 10, D0 + 5000, MTIME_SECOND, D0 + 6000 },
+	  SCAN_FILE_CHECK, false },
+	{ "exact listed time never needs a check",
+	  { 'f', 10, M0 + 20, MTIME_SECOND, NULL }, { 'f', 10, M0 + 20, NULL },
+	  { false, 0, 0, 0, -1 }, SCAN_FILE_UNCHANGED, false },
+};
+
+static void
+test_plan_known(void **unused)
+{
+	static const struct plan_staged none = { false, false, 0, 0 };
+	struct plan_decision d;
+	size_t i;
+
+	(void)unused;
+	for (i = 0; i < sizeof(known_cases) / sizeof(known_cases[0]); i++) {
+		d = plan_entry(&known_cases[i].remote, &known_cases[i].local,
+		    &none, &known_cases[i].known);
+		if (d.state != known_cases[i].state ||
+		    d.exact != known_cases[i].exact)
+			fail_msg("%s: got state %d exact %d, want %d %d",
+			    known_cases[i].what, d.state, d.exact,
+			    known_cases[i].state, known_cases[i].exact);
 	}
 }
 
@@ -140,6 +221,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plan_table),
+		cmocka_unit_test(test_plan_known),
 		cmocka_unit_test(test_mtime_precision),
 	};
 

@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "listing.h"
+#include "schema.h"
 #include "state.h"
 
 #define T0	1659353540	/* 2022-08-01T11:32:20Z */
@@ -177,7 +178,7 @@ scan_put(struct state *st, const char *job, const char *path, char type,
 	row.state = state;
 	row.action = SCAN_ACTION_NONE;
 	assert_int_equal(state_scan_add(st, job, parent, path,
-	    type == 'l' ? "target" : NULL, &row), 0);
+	    type == 'l' ? "target" : NULL, NULL, &row), 0);
 }
 
 /* A row of a tree: one scan entry. */
@@ -260,6 +261,17 @@ vanished_delete(void *arg, const char *path, char type)
 
 /* ---- opening ---- */
 
+/* The newest schema version, as sqlite3 prints it. */
+static const char *
+latest_version(void)
+{
+	static char buf[16];
+
+	snprintf(buf, sizeof(buf), "%d\n",
+	    schema_steps[schema_nsteps - 1].version);
+	return buf;
+}
+
 static void
 test_open_creates_schema(void **vfx)
 {
@@ -272,7 +284,7 @@ test_open_creates_schema(void **vfx)
 	fx->st = NULL;
 
 	assert_string_equal(sql_rows(fx->db, "PRAGMA user_version", out,
-	    sizeof(out)), "1\n");
+	    sizeof(out)), latest_version());
 	assert_string_equal(sql_rows(fx->db, "SELECT name FROM sqlite_master "
 	    "WHERE type = 'table' ORDER BY name", out, sizeof(out)),
 	    "events\nfiles\nruns\nscan\nstaged\n");
@@ -285,7 +297,7 @@ test_open_creates_schema(void **vfx)
 	state_close(fx->st);
 	fx->st = NULL;
 	assert_string_equal(sql_rows(fx->db, "PRAGMA user_version", out,
-	    sizeof(out)), "1\n");
+	    sizeof(out)), latest_version());
 	assert_string_equal(sql_rows(fx->db, "SELECT count(*) FROM "
 	    "sqlite_master WHERE type = 'table'", out, sizeof(out)), "5\n");
 }
@@ -559,14 +571,14 @@ test_scan_queue(void **vfx)
 	row.size = -1;
 	row.state = SCAN_DIR_PENDING;
 	row.action = SCAN_ACTION_NONE;
-	assert_int_equal(state_scan_add(fx->st, JOB, "", "", NULL, &row), 0);
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "", NULL, NULL, &row), 0);
 	row.depth = 1;
 	row.action = SCAN_ACTION_ADD;
-	assert_int_equal(state_scan_add(fx->st, JOB, "", "c", NULL, &row), 0);
-	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, &row), 0);
-	assert_int_equal(state_scan_add(fx->st, JOB, "", "b", NULL, &row), 0);
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "c", NULL, NULL, &row), 0);
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, NULL, &row), 0);
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "b", NULL, NULL, &row), 0);
 	/* Same path in another job is another row. */
-	assert_int_equal(state_scan_add(fx->st, OTHER, "", "a", NULL, &row),
+	assert_int_equal(state_scan_add(fx->st, OTHER, "", "a", NULL, NULL, &row),
 	    0);
 	row.type = 'f';
 	row.size = 10;
@@ -576,18 +588,18 @@ test_scan_queue(void **vfx)
 	row.action = SCAN_ACTION_CHANGE;
 	row.tries = 7;		/* not stored: a new row has tried nothing */
 	row.id = 999;		/* ignored */
-	assert_int_equal(state_scan_add(fx->st, JOB, "c", "c/f1", NULL, &row),
+	assert_int_equal(state_scan_add(fx->st, JOB, "c", "c/f1", NULL, NULL, &row),
 	    0);
 	/* A listing naming an entry twice: 1, and the first row stays. */
-	assert_int_equal(state_scan_add(fx->st, JOB, "c", "c/f1", NULL, &row),
+	assert_int_equal(state_scan_add(fx->st, JOB, "c", "c/f1", NULL, NULL, &row),
 	    1);
 	row.type = 'd';
 	row.state = SCAN_DIR_PENDING;
-	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, &row), 1);
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, NULL, &row), 1);
 	row.type = 'l';
 	row.size = -1;
 	row.state = SCAN_LINK;
-	assert_int_equal(state_scan_add(fx->st, JOB, "", "l", "../x", &row), 0);
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "l", "../x", NULL, &row), 0);
 
 	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_PENDING), 4);
 	assert_int_equal(state_scan_count(fx->st, OTHER, SCAN_DIR_PENDING), 1);
@@ -677,7 +689,7 @@ test_scan_queue(void **vfx)
 	id_f = got.id;
 	state_scan_row_clear(&got);
 	assert_int_equal(state_scan_set_mtime(fx->st, id_f, T0 - 42,
-	    MTIME_MINUTE), 0);
+	    MTIME_MINUTE, T0), 0);
 	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_FILE_FETCH, now,
 	    &got), 1);
 	assert_int_equal(got.mtime, T0 - 42);
@@ -701,7 +713,7 @@ test_scan_queue(void **vfx)
 	/* After a reset the same paths can be added again. */
 	row.type = 'd';
 	row.state = SCAN_DIR_PENDING;
-	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, &row), 0);
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, NULL, &row), 0);
 }
 
 /* What state_scan_foreach visited, one path per line. */
@@ -1096,7 +1108,7 @@ test_files_from_scan(void **vfx)
 	row.mtime_prec = MTIME_MINUTE;
 	row.state = SCAN_FILE_PUBLISHED;
 	row.action = SCAN_ACTION_CHANGE;
-	assert_int_equal(state_scan_add(fx->st, JOB, "", "f-published", NULL,
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "f-published", NULL, NULL,
 	    &row), 0);
 	assert_int_equal(state_files_update_from_scan(fx->st, JOB, 2), 0);
 	assert_int_equal(state_commit(fx->st), 0);
