@@ -78,6 +78,14 @@ int path_remove_tree(int dirfd, const char *name);
 bool path_link_inside(const char *relpath, const char *target);
 
 /*
+ * Where a symbolic link at relpath whose contents are target leads,
+ * relative to the mirror root ("" is the root), resolved lexically.
+ * Returns a string the caller frees, or NULL when target is absolute or
+ * empty, or climbs above the root.
+ */
+char *path_link_resolve(const char *relpath, const char *target);
+
+/*
  * mkdir -p for an absolute operator-given path (target, incoming).
  * Returns 0, or -1 with errno set.
  */

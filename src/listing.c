@@ -15,10 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "civil.h"
 #include "listing.h"
 
-#define SECS_PER_DAY	86400
-#define EPOCH_DAYS	719162	/* days from 0001-01-01 to 1970-01-01 */
 #define YEAR_MIN	1900
 #define YEAR_MAX	9999
 
@@ -53,11 +52,6 @@ struct lsdate {
 static const char *const months[12] = {
 	"jan", "feb", "mar", "apr", "may", "jun",
 	"jul", "aug", "sep", "oct", "nov", "dec"
-};
-
-/* Days before the first of each month in a common year. */
-static const int month_start[12] = {
-	0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334
 };
 
 /* Locale-free so a server's bytes mean the same on every machine. */
@@ -156,53 +150,6 @@ parse_size(const char *s, size_t n, int64_t *out)
 	return true;
 }
 
-static bool
-is_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-month_days(int64_t y, int m)
-{
-	static const int len[12] = {
-		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-	};
-
-	if (m == 2 && is_leap(y))
-		return 29;
-	return len[m - 1];
-}
-
-/*
- * Days since 1970-01-01 of a proleptic Gregorian date; y must be at least
- * 1, which YEAR_MIN guarantees.  Done by hand rather than with timegm()
- * so no time zone or locale state can leak in.
- */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t	p = y - 1;
-	int64_t	days;
-
-	days = 365 * p + p / 4 - p / 100 + p / 400;
-	days += month_start[m - 1] + d - 1;
-	if (m > 2 && is_leap(y))
-		days++;
-	return days - EPOCH_DAYS;
-}
-
-/* Floor division, so times before 1970 land on the right day. */
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	int64_t	q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
 /*
  * The year holding day number days (since 1970-01-01), or 0 when it lies
  * far outside YEAR_MIN..YEAR_MAX, where no listing year could be chosen.
@@ -211,24 +158,13 @@ static int64_t
 year_of_days(int64_t days)
 {
 	int64_t	y;
+	int	m, d;
 
-	if (days < days_from_civil(YEAR_MIN - 10, 1, 1) ||
-	    days >= days_from_civil(YEAR_MAX + 10, 1, 1))
+	if (days < civil_days_from_date(YEAR_MIN - 10, 1, 1) ||
+	    days >= civil_days_from_date(YEAR_MAX + 10, 1, 1))
 		return 0;
-	/* 146097 days make 400 years; the estimate is off by at most one. */
-	y = 1970 + floor_div(days * 400, 146097);
-	while (days_from_civil(y, 1, 1) > days)
-		y--;
-	while (days_from_civil(y + 1, 1, 1) <= days)
-		y++;
+	civil_date_from_days(days, &y, &m, &d);
 	return y;
-}
-
-static int64_t
-epoch_of(int64_t y, int mon, int day, int hour, int min, int sec)
-{
-	return days_from_civil(y, mon, day) * SECS_PER_DAY +
-	    hour * 3600 + min * 60 + sec;
 }
 
 /*
@@ -252,9 +188,10 @@ parse_timeval(const char *s, size_t n, int64_t *out)
 	sec = small_num(s + 12, 2);
 	/* 60 is allowed: RFC 3659 leaves room for a leap second. */
 	if (y < YEAR_MIN || mon < 1 || mon > 12 || day < 1 ||
-	    day > month_days(y, mon) || hour > 23 || min > 59 || sec > 60)
+	    day > civil_days_in_month(y, mon) || hour > 23 || min > 59 ||
+	    sec > 60)
 		return false;
-	*out = epoch_of(y, mon, day, hour, min, sec);
+	*out = civil_to_time(y, mon, day, hour, min, sec);
 	return true;
 }
 
@@ -555,8 +492,8 @@ unix_date(const char *line, const struct span *t, struct lsdate *d)
 	n = t[2].end - t[2].start;
 	if (n == 4 && all_digits(s, 4)) {
 		d->year = small_num(s, 4);
-		return d->year >= YEAR_MIN && d->day <= month_days(d->year,
-		    d->mon);
+		return d->year >= YEAR_MIN &&
+		    d->day <= civil_days_in_month(d->year, d->mon);
 	}
 	if ((n == 4 || n == 5) && s[n - 3] == ':' &&
 	    all_digits(s, n - 3) && all_digits(s + n - 2, 2)) {
@@ -577,15 +514,16 @@ unix_infer(int64_t now, const struct lsdate *d, int64_t *out)
 {
 	int64_t	limit, y, cy, t;
 
-	limit = now > INT64_MAX - SECS_PER_DAY ? INT64_MAX : now + SECS_PER_DAY;
-	if ((y = year_of_days(floor_div(now, SECS_PER_DAY))) == 0)
+	limit = now > INT64_MAX - CIVIL_SECS_PER_DAY ? INT64_MAX :
+	    now + CIVIL_SECS_PER_DAY;
+	if ((y = year_of_days(civil_floor_div(now, CIVIL_SECS_PER_DAY))) == 0)
 		return false;
 	/* Eight years back always reaches a leap year for "Feb 29". */
 	for (cy = y + 1; cy >= y - 8; cy--) {
 		if (cy < YEAR_MIN || cy > YEAR_MAX ||
-		    d->day > month_days(cy, d->mon))
+		    d->day > civil_days_in_month(cy, d->mon))
 			continue;
-		t = epoch_of(cy, d->mon, d->day, d->hour, d->min, 0);
+		t = civil_to_time(cy, d->mon, d->day, d->hour, d->min, 0);
 		if (t <= limit) {
 			*out = t;
 			return true;
@@ -699,7 +637,8 @@ listing_parse_unix(char *line, size_t len, int64_t now, struct entry *e)
 	if (!found)
 		return LISTING_BAD;
 	if (date.year != 0)
-		e->mtime = epoch_of(date.year, date.mon, date.day, 0, 0, 0);
+		e->mtime = civil_to_time(date.year, date.mon, date.day, 0, 0,
+		    0);
 	else if (!unix_infer(now, &date, &e->mtime))
 		return LISTING_BAD;
 
@@ -794,7 +733,7 @@ listing_parse_dos(char *line, size_t len, struct entry *e)
 	else
 		return LISTING_BAD;
 	if (y < YEAR_MIN || mon < 1 || mon > 12 || day < 1 ||
-	    day > month_days(y, mon))
+	    day > civil_days_in_month(y, mon))
 		return LISTING_BAD;
 	if (i >= len || line[i] != ' ')
 		return LISTING_BAD;
@@ -851,7 +790,7 @@ listing_parse_dos(char *line, size_t len, struct entry *e)
 
 	e->type = type;
 	e->size = size;
-	e->mtime = epoch_of(y, mon, day, hour, min, 0);
+	e->mtime = civil_to_time(y, mon, day, hour, min, 0);
 	e->mtime_prec = MTIME_MINUTE;
 	e->mtime_local = true;
 	e->name_len = len - nstart;

@@ -509,6 +509,57 @@ path_link_inside(const char *relpath, const char *target)
 }
 
 /*
+ * Where a symbolic link at relpath with contents target leads, as a path
+ * relative to the mirror root ("" for the root), walked lexically: "."
+ * and empty components skipped, ".." popping.  Returns a string the
+ * caller frees, or NULL when target is absolute or empty or climbs above
+ * the root (or out of memory).
+ */
+char *
+path_link_resolve(const char *relpath, const char *target)
+{
+	const char	*p, *c, *end;
+	char		*out;
+	size_t		 clen, len = 0, cap;
+	int		 part;
+
+	if (relpath == NULL || target == NULL || target[0] == '\0' ||
+	    target[0] == '/')
+		return NULL;
+	cap = strlen(relpath) + strlen(target) + 2;
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	for (part = 0; part < 2; part++) {
+		p = part == 0 ? relpath : target;
+		end = part == 0 ? relpath + path_dirlen(relpath) :
+		    target + strlen(target);
+		if (part == 0 && end == relpath)
+			continue;	/* the link is in the root */
+		while (p != NULL) {
+			c = p;
+			p = next_component(c, end, &clen);
+			if (clen == 2 && c[0] == '.' && c[1] == '.') {
+				if (len == 0) {
+					free(out);
+					return NULL;
+				}
+				while (len > 0 && out[len - 1] != '/')
+					len--;
+				if (len > 0)
+					len--;	/* the '/' before it */
+			} else if (clen > 0 && !(clen == 1 && c[0] == '.')) {
+				if (len > 0)
+					out[len++] = '/';
+				memcpy(out + len, c, clen);
+				len += clen;
+			}
+		}
+	}
+	out[len] = '\0';
+	return out;
+}
+
+/*
  * mkdir -p for an absolute operator-given path (target, incoming): links
  * on the way are followed, since the operator chose them.  A component
  * that exists as a non-directory fails with ENOTDIR; a relative path with

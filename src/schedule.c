@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "civil.h"
 #include "schedule.h"
 
 /* Longest interval "every" accepts; anything longer is surely a typo. */
@@ -396,60 +397,6 @@ schedule_parse(const char *text, struct schedule *s, const char **why)
 	return rc;
 }
 
-/* Division and remainder rounding towards minus infinity. */
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	int64_t	 q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
-static int64_t
-floor_mod(int64_t a, int64_t b)
-{
-	return a - floor_div(a, b) * b;
-}
-
-static bool
-is_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-days_in_month(int64_t y, int m)
-{
-	static const int days[13] = {
-		0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-	};
-
-	return m == 2 && is_leap(y) ? 29 : days[m];
-}
-
-/*
- * Day number z (0 = 1970-01-01) to a proleptic Gregorian date: Hinnant's
- * civil_from_days, counting in 400-year eras that start on March 1 so
- * the leap day falls at the end of each year.
- */
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t	 era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = floor_div(z, 146097);
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Does day d of the month, a weekday wd (0 = Sunday), match s? */
 static bool
 cron_day_matches(const struct schedule *s, int d, int wd)
@@ -498,18 +445,18 @@ cron_search(const struct schedule *s, int64_t after, int64_t *next)
 	    (s->months & 0x1ffe) == 0)
 		return false;
 
-	t = (floor_div(after, 60) + 1) * 60;
-	day = floor_div(t, 86400);
+	t = (civil_floor_div(after, 60) + 1) * 60;
+	day = civil_floor_div(t, 86400);
 	mod = (int)((t - day * 86400) / 60);
 	last_day = day + SEARCH_DAYS;
 	while (day <= last_day) {
-		civil_from_days(day, &y, &m, &d);
+		civil_date_from_days(day, &y, &m, &d);
 		if (!(s->months & (1u << m))) {
-			day += days_in_month(y, m) - d + 1;
+			day += civil_days_in_month(y, m) - d + 1;
 			mod = 0;
 			continue;
 		}
-		if (cron_day_matches(s, d, (int)floor_mod(day + 4, 7)) &&
+		if (cron_day_matches(s, d, civil_weekday(day)) &&
 		    (found = cron_time(s, mod)) != -1) {
 			*next = day * 86400 + found * 60;
 			return true;

@@ -198,6 +198,48 @@ struct link_row {
 	bool		 inside;
 };
 
+struct resolve_row {
+	const char	*relpath;
+	const char	*target;
+	const char	*dest;		/* NULL: refused */
+};
+
+static void
+test_link_resolve(void **state)
+{
+	static const struct resolve_row rows[] = {
+		{ "l", "x", "x" },
+		{ "l", ".", "" },
+		{ "l", "./x/./y/", "x/y" },
+		{ "a/l", "..", "" },
+		{ "a/l", "../b", "b" },
+		{ "a/b/l", "../../c/d", "c/d" },
+		{ "a/b/l", "x/../y", "a/b/y" },
+		{ "a/b/l", ".", "a/b" },
+		{ "a/l", "../..", NULL },
+		{ "l", "..", NULL },
+		{ "l", "/abs", NULL },
+		{ "l", "", NULL },
+		{ "a//b/l", "c", "a/b/c" },
+	};
+	size_t i;
+	char *got;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		got = path_link_resolve(rows[i].relpath, rows[i].target);
+		if (rows[i].dest == NULL) {
+			if (got != NULL)
+				fail_msg("row %zu: %s -> %s gave %s", i,
+				    rows[i].relpath, rows[i].target, got);
+		} else if (got == NULL || strcmp(got, rows[i].dest) != 0)
+			fail_msg("row %zu: %s -> %s gave %s, want %s", i,
+			    rows[i].relpath, rows[i].target,
+			    got ? got : "NULL", rows[i].dest);
+		free(got);
+	}
+}
+
 static void
 test_link_inside(void **state)
 {
@@ -764,6 +806,7 @@ main(void)
 		cmocka_unit_test(test_dirlen_base),
 		cmocka_unit_test(test_url),
 		cmocka_unit_test(test_link_inside),
+		cmocka_unit_test(test_link_resolve),
 		cmocka_unit_test_setup_teardown(test_open_dir_nested,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_dir_rejects,
