@@ -168,6 +168,23 @@ int state_scan_set_mtime(struct state *st, int64_t id, int64_t mtime,
 int state_scan_set_action(struct state *st, int64_t id,
     enum scan_action action);
 
+/*
+ * Make a row another type ('f', 'd', 'l') in state: a followed link's.
+ * Its size and time were the link's own, so they are forgotten.
+ */
+int state_scan_set_type(struct state *st, int64_t id, char type,
+    enum scan_state state);
+
+/* Drop a row, as if the listing had not named it (what it held vanishes). */
+int state_scan_forget(struct state *st, int64_t id);
+
+/*
+ * The MLSD unique fact of path in the scan (a string the caller frees):
+ * 1 with *unique set, 0 when unknown, -1 on error.
+ */
+int state_scan_unique(struct state *st, const char *job, const char *path,
+    char **unique);
+
 /* Number of rows of job in state. */
 int64_t state_scan_count(struct state *st, const char *job,
     enum scan_state state);

@@ -204,34 +204,102 @@ crawl_staged_intact(struct run *r, const struct staged_row *srow)
 	    S_ISREG(sb.st_mode) && (int64_t)sb.st_size == srow->size;
 }
 
-/* Should a link entry be mirrored?  Records why not. */
-static bool
-crawl_link_wanted(struct crawl_list *cl, const char *path,
+/* What becomes of a symbolic link in the listing. */
+enum crawl_link {
+	CRAWL_LINK_SKIP,	/* not mirrored (an event says why) */
+	CRAWL_LINK_KEEP,	/* recreated as a link */
+	CRAWL_LINK_FOLLOW	/* mirrored as what it points to */
+};
+
+/* Decide for a link entry by the job's symlinks policy. */
+static enum crawl_link
+crawl_link_policy(struct crawl_list *cl, const char *path,
     const struct entry *e)
 {
 	struct run *r = cl->r;
 
 	switch (r->job->symlinks) {
 	case JOB_SYMLINKS_SKIP:
-		return false;
+		return CRAWL_LINK_SKIP;
 	case JOB_SYMLINKS_FOLLOW:
-		run_event(r, path, "skip", -1,
-		    "symlinks: follow is not supported yet; link not mirrored");
-		return false;
+		return CRAWL_LINK_FOLLOW;
 	default:
 		break;
 	}
 	if (e->link_target == NULL) {
 		run_event(r, path, "skip", -1,
 		    "symbolic link whose target the listing does not give");
-		return false;
+		return CRAWL_LINK_SKIP;
 	}
 	if (!path_link_inside(path, e->link_target)) {
 		run_event(r, path, "skip", -1,
 		    "symbolic link pointing outside the mirror");
-		return false;
+		return CRAWL_LINK_SKIP;
 	}
-	return true;
+	return CRAWL_LINK_KEEP;
+}
+
+/* Is ancestor "" or a directory on the way to path (or path itself)? */
+static bool
+crawl_is_ancestor(const char *ancestor, const char *path)
+{
+	size_t n = strlen(ancestor);
+
+	return n == 0 || (strncmp(ancestor, path, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/'));
+}
+
+/*
+ * Would walking the directory at path (an entry of the listed directory)
+ * go round in a loop?  A followed link that leads to one of its own
+ * ancestors does; so does a directory whose MLSD "unique" fact is that of
+ * a directory above it (servers that follow links themselves); and a walk
+ * deeper than CRAWL_MAX_DEPTH is taken as one.  Records why.
+ */
+#define CRAWL_MAX_DEPTH	64
+
+static bool
+crawl_dir_loops(struct crawl_list *cl, const char *path, int depth,
+    const struct entry *e, bool followed)
+{
+	struct run *r = cl->r;
+	char *dest = NULL, *up = NULL, *unique = NULL;
+	bool loop = false;
+	size_t n;
+
+	if (depth > CRAWL_MAX_DEPTH) {
+		run_event(r, path, "skip", -1, "deeper than 64 directories: "
+		    "taken as a loop");
+		return true;
+	}
+	if (followed && e->link_target != NULL &&
+	    (dest = path_link_resolve(path, e->link_target)) != NULL &&
+	    crawl_is_ancestor(dest, path)) {
+		run_event(r, path, "skip", -1,
+		    "symbolic link to a directory above it (a loop)");
+		loop = true;
+		goto out;
+	}
+	if (e->unique == NULL || (up = strdup(cl->dir.path)) == NULL)
+		goto out;
+	/* The listed directory, then each one above it. */
+	for (n = strlen(up); !loop; n = path_dirlen(up)) {
+		up[n] = '\0';
+		if (state_scan_unique(r->state, r->job->name, up, &unique) == 1 &&
+		    strcmp(unique, e->unique) == 0) {
+			run_event(r, path, "skip", -1, "the same directory as "
+			    "one above it (a loop)");
+			loop = true;
+		}
+		free(unique);
+		unique = NULL;
+		if (n == 0)
+			break;
+	}
+out:
+	free(dest);
+	free(up);
+	return loop;
 }
 
 /* `ls`: one entry as the parser read it. */
@@ -281,6 +349,8 @@ crawl_on_entry(void *arg, const struct entry *e)
 	struct plan_known known, *knownp = NULL;
 	struct plan_decision d;
 	struct files_row frow;
+	enum crawl_link link_policy = CRAWL_LINK_KEEP;
+	bool followed;
 	struct staged_row srow;
 	struct scan_row row;
 	const char *why;
@@ -308,12 +378,23 @@ crawl_on_entry(void *arg, const struct entry *e)
 	if (!filter_wanted(job->exclude.v, job->exclude.n, job->include.v,
 	    job->include.n, path, e->type == ENTRY_DIR))
 		goto out;
-	if (e->type == ENTRY_LINK && !crawl_link_wanted(cl, path, e))
+	if (e->type == ENTRY_LINK) {
+		link_policy = crawl_link_policy(cl, path, e);
+		if (link_policy == CRAWL_LINK_SKIP)
+			goto out;
+	}
+	/*
+	 * A followed link is first taken for a directory: listing it tells,
+	 * and one that can't be listed is then fetched as a file.
+	 */
+	followed = link_policy == CRAWL_LINK_FOLLOW;
+	if ((e->type == ENTRY_DIR || followed) &&
+	    crawl_dir_loops(cl, path, cl->dir.depth + 1, e, followed))
 		goto out;
 
 	memset(&rem, 0, sizeof(rem));
-	rem.type = e->type == ENTRY_DIR ? 'd' : e->type == ENTRY_LINK ?
-	    'l' : 'f';
+	rem.type = e->type == ENTRY_DIR || followed ? 'd' :
+	    e->type == ENTRY_LINK ? 'l' : 'f';
 	rem.size = e->size;
 	rem.mtime = e->mtime_local ? tz_wall_to_utc(e->mtime) : e->mtime;
 	rem.mtime_prec = (int)e->mtime_prec;
@@ -468,6 +549,18 @@ crawl_on_done(void *arg, const struct xfer_result *res)
 		log_warn("%s: listing /%s failed (%s); retrying",
 		    r->job->name, cl->dir.path, res->error);
 		run_event(r, shown, "retry", -1, res->error);
+	} else if (cl->dir.link_target != NULL && res->reply >= 500) {
+		/*
+		 * A followed link the server won't list leads to a file:
+		 * MDTM against target's copy decides whether to fetch it.
+		 */
+		log_debug("%s: /%s is a link to a file", r->job->name,
+		    cl->dir.path);
+		if (state_scan_set_type(r->state, cl->dir.id, 'f',
+		    SCAN_FILE_CHECK) == -1)
+			r->failed++;
+		crawl_list_free(cl);
+		return;
 	} else {
 		next = SCAN_DIR_FAILED;
 		r->failed++;

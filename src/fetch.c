@@ -450,7 +450,14 @@ check_on_done(void *arg, const struct xfer_result *res)
 	int64_t remote, now = (int64_t)time(NULL);
 	bool have;
 
-	if (res->code == 0 || res->quote_rejected) {
+	if (res->quote_rejected && res->reply == 550 &&
+	    c->row.link_target != NULL) {
+		/* A followed link that is neither a directory nor a file. */
+		run_event(r, c->row.path, "skip", -1, "symbolic link to "
+		    "nothing the server serves (dangling)");
+		if (state_scan_forget(r->state, c->row.id) == -1)
+			goto dbfail;
+	} else if (res->code == 0 || res->quote_rejected) {
 		have = c->reply_len > 0 && listing_parse_mdtm(c->reply,
 		    c->reply_len, &remote) == 0;
 		if (have && state_scan_set_mtime(r->state, c->row.id, remote,
@@ -461,10 +468,11 @@ check_on_done(void *arg, const struct xfer_result *res)
 			    SCAN_FILE_UNCHANGED, tries, 0) == -1)
 				goto dbfail;
 		} else {
-			log_debug("%s: /%s changed within its listed minute "
-			    "(MDTM)", r->job->name, c->row.path);
+			log_debug("%s: /%s changed (MDTM)", r->job->name,
+			    c->row.path);
 			if (state_scan_set_action(r->state, c->row.id,
-			    SCAN_ACTION_CHANGE) == -1 ||
+			    check_local_mtime(r, c->row.path) == -1 ?
+			    SCAN_ACTION_ADD : SCAN_ACTION_CHANGE) == -1 ||
 			    state_scan_set(r->state, c->row.id,
 			    SCAN_FILE_FETCH, 0, 0) == -1)
 				goto dbfail;

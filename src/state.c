@@ -32,6 +32,9 @@ enum stmt_id {
 	ST_SCAN_SET,
 	ST_SCAN_SET_MTIME,
 	ST_SCAN_SET_ACTION,
+	ST_SCAN_SET_TYPE,
+	ST_SCAN_FORGET,
+	ST_SCAN_UNIQUE,
 	ST_FILES_GET,
 	ST_SCAN_COUNT,
 	ST_STAGED_GET,
@@ -100,6 +103,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "WHERE id = ?1",
 	[ST_SCAN_SET_ACTION] =
 	    "UPDATE scan SET action = ?2 WHERE id = ?1",
+	[ST_SCAN_SET_TYPE] =
+	    "UPDATE scan SET type = ?2, state = ?3, tries = 0, not_before = 0, "
+	    "size = NULL, mtime_prec = 0 WHERE id = ?1",
+	[ST_SCAN_FORGET] =
+	    "DELETE FROM scan WHERE id = ?1",
+	[ST_SCAN_UNIQUE] =
+	    "SELECT unique_id FROM scan WHERE job = ?1 AND path = ?2",
 	[ST_FILES_GET] =
 	    "SELECT size, CAST(strftime('%s', mtime) AS INTEGER), mtime_prec, "
 	    "CAST(strftime('%s', verified_at) AS INTEGER) FROM files "
@@ -270,6 +280,19 @@ state_step_done(struct state *st, sqlite3_stmt *s, const char *what)
 	if (rc != SQLITE_DONE)
 		return state_fail(st, what);
 	return 0;
+}
+
+/* Run a statement whose one parameter is a row id. */
+static int
+state_by_id(struct state *st, enum stmt_id id, int64_t rowid,
+    const char *what)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, id)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, rowid);
+	return state_step_done(st, s, what);
 }
 
 /*
@@ -757,6 +780,54 @@ state_scan_set_action(struct state *st, int64_t id, enum scan_action action)
 	return state_step_done(st, s, "updating the work queue");
 }
 
+/* Make a row another type of entry, in state (a followed link's kind). */
+int
+state_scan_set_type(struct state *st, int64_t id, char type,
+    enum scan_state state)
+{
+	sqlite3_stmt *s;
+	char t[2] = { type, '\0' };
+
+	if ((s = state_stmt(st, ST_SCAN_SET_TYPE)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, t, 1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 3, (int)state);
+	return state_step_done(st, s, "updating the work queue");
+}
+
+/* Drop a row from the scan, as if the listing had not named it. */
+int
+state_scan_forget(struct state *st, int64_t id)
+{
+	return state_by_id(st, ST_SCAN_FORGET, id, "updating the work queue");
+}
+
+/* The MLSD unique fact of path in the scan: 1 and *unique, 0, -1. */
+int
+state_scan_unique(struct state *st, const char *job, const char *path,
+    char **unique)
+{
+	sqlite3_stmt *s;
+	int rc, ret = 0;
+
+	*unique = NULL;
+	if ((s = state_stmt(st, ST_SCAN_UNIQUE)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, path);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		if ((*unique = state_dup_column(s, 0)) == NULL)
+			ret = -1;
+		else
+			ret = 1;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = state_fail(st, "reading the scan");
+	sqlite3_reset(s);
+	return ret;
+}
+
 /* Number of scan rows of job in state (-1 on error). */
 int64_t
 state_scan_count(struct state *st, const char *job, enum scan_state state)
@@ -885,17 +956,6 @@ state_staged_put(struct state *st, const char *job, const char *path,
 	return state_commit(st);
 }
 
-static int
-state_by_id(struct state *st, enum stmt_id id, int64_t rowid,
-    const char *what)
-{
-	sqlite3_stmt *s;
-
-	if ((s = state_stmt(st, id)) == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, rowid);
-	return state_step_done(st, s, what);
-}
 
 /* Mark a staged file complete. */
 int
