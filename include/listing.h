@@ -14,7 +14,9 @@ enum entry_type {
 	ENTRY_FILE,		/* regular file */
 	ENTRY_DIR,		/* directory */
 	ENTRY_LINK,		/* symbolic link (target may be unknown) */
-	ENTRY_OTHER		/* device, socket, fifo, ...: never mirrored */
+	ENTRY_OTHER,		/* device, socket, fifo, ...: never mirrored */
+	ENTRY_SELF		/* MLSD "cdir": the listed directory itself,
+				   reported for its unique fact */
 };
 
 enum mtime_prec {
@@ -51,7 +53,7 @@ enum listing_format {
 /* What a parsed line turned out to be. */
 enum listing_result {
 	LISTING_ENTRY = 1,	/* *e holds an entry */
-	LISTING_IGNORED = 0,	/* blank, "total N", cdir/pdir, "." or ".." */
+	LISTING_IGNORED = 0,	/* blank, "total N", pdir, "." or ".." */
 	LISTING_BAD = -1	/* could not be parsed */
 };
 
@@ -59,7 +61,8 @@ enum listing_result {
  * Parse one MLSD line (without its CRLF) into *e.  The line is modified in
  * place (names and facts are NUL-terminated inside it).  Fact names are
  * matched without regard to case; "modify" may carry fractional seconds;
- * type=OS.unix=slink:TARGET gives a link.
+ * type=OS.unix=slink:TARGET gives a link; type=cdir gives ENTRY_SELF (the
+ * directory being listed, whatever name the server prints for it).
  */
 enum listing_result listing_parse_mlsd(char *line, size_t len, struct entry *e);
 

@@ -178,6 +178,9 @@ int state_scan_set_type(struct state *st, int64_t id, char type,
 /* Drop a row, as if the listing had not named it (what it held vanishes). */
 int state_scan_forget(struct state *st, int64_t id);
 
+/* Record a directory's own unique fact (from its MLSD cdir line). */
+int state_scan_set_unique(struct state *st, int64_t id, const char *unique);
+
 /*
  * The MLSD unique fact of path in the scan (a string the caller frees):
  * 1 with *unique set, 0 when unknown, -1 on error.

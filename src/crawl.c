@@ -306,7 +306,8 @@ out:
 static void
 crawl_print_entry(const struct entry *e)
 {
-	static const char *const type[] = { "file", "dir", "link", "other" };
+	static const char *const type[] = { "file", "dir", "link", "other",
+	    "self" };
 	static const char *const prec[] = { "none", "day", "minute",
 	    "second" };
 	char when[32], name[1024], target[1024], size[32];
@@ -364,6 +365,13 @@ crawl_on_entry(void *arg, const struct entry *e)
 	}
 	if (cl->db_failed || e->type == ENTRY_OTHER)
 		return;
+	if (e->type == ENTRY_SELF) {
+		/* The directory's own identity, for loop detection below. */
+		if (e->unique != NULL && state_scan_set_unique(r->state,
+		    cl->dir.id, e->unique) == -1)
+			cl->db_failed = 1;
+		return;
+	}
 	if ((why = path_check_name(e->name, e->name_len)) != NULL) {
 		crawl_printable(e->name, e->name_len, shown, sizeof(shown));
 		if ((path = path_join(cl->dir.path, shown)) != NULL)

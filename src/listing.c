@@ -233,7 +233,7 @@ is_dot_name(const char *s, size_t n)
 /* The facts of one MLSD line, as offsets into it, before commitment. */
 struct mlsd_facts {
 	enum entry_type	type;
-	bool		ignored;	/* cdir or pdir */
+	bool		ignored;	/* pdir */
 	int64_t		size;
 	int64_t		sizd;
 	int64_t		mtime;
@@ -256,7 +256,9 @@ mlsd_type(const char *line, size_t vs, size_t ve, struct mlsd_facts *f)
 		f->type = ENTRY_FILE;
 	else if (ci_eq(v, n, "dir"))
 		f->type = ENTRY_DIR;
-	else if (ci_eq(v, n, "cdir") || ci_eq(v, n, "pdir"))
+	else if (ci_eq(v, n, "cdir"))
+		f->type = ENTRY_SELF;
+	else if (ci_eq(v, n, "pdir"))
 		f->ignored = true;
 	else if (ci_prefix(v, n, "os.unix=slink") ||
 	    ci_prefix(v, n, "os.unix=symlink")) {
@@ -376,7 +378,8 @@ listing_parse_mlsd(char *line, size_t len, struct entry *e)
 	f.mode = -1;
 	if (!mlsd_facts(line, fend, &f))
 		return LISTING_BAD;
-	if (f.ignored || is_dot_name(line + nstart, len - nstart))
+	if (f.ignored || (f.type != ENTRY_SELF &&
+	    is_dot_name(line + nstart, len - nstart)))
 		return LISTING_IGNORED;
 
 	e->type = f.type;

@@ -34,6 +34,7 @@ enum stmt_id {
 	ST_SCAN_SET_ACTION,
 	ST_SCAN_SET_TYPE,
 	ST_SCAN_FORGET,
+	ST_SCAN_SET_UNIQUE,
 	ST_SCAN_UNIQUE,
 	ST_FILES_GET,
 	ST_SCAN_COUNT,
@@ -108,6 +109,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "size = NULL, mtime_prec = 0 WHERE id = ?1",
 	[ST_SCAN_FORGET] =
 	    "DELETE FROM scan WHERE id = ?1",
+	[ST_SCAN_SET_UNIQUE] =
+	    "UPDATE scan SET unique_id = ?2 WHERE id = ?1",
 	[ST_SCAN_UNIQUE] =
 	    "SELECT unique_id FROM scan WHERE job = ?1 AND path = ?2",
 	[ST_FILES_GET] =
@@ -801,6 +804,19 @@ int
 state_scan_forget(struct state *st, int64_t id)
 {
 	return state_by_id(st, ST_SCAN_FORGET, id, "updating the work queue");
+}
+
+/* Record a directory's own unique fact (its MLSD cdir line). */
+int
+state_scan_set_unique(struct state *st, int64_t id, const char *unique)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_SCAN_SET_UNIQUE)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	state_bind_text(s, 2, unique);
+	return state_step_done(st, s, "updating the scan");
 }
 
 /* The MLSD unique fact of path in the scan: 1 and *unique, 0, -1. */

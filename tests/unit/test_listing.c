@@ -70,9 +70,12 @@ static const struct row mlsd_rows[] = {
 	  "d", NULL, NULL, -1 },
 	{ "type=file;sizd=4096; f", 0, E, ENTRY_FILE, -1, 0, MTIME_NONE, "f",
 	  NULL, NULL, -1 },
-	R("type=cdir;modify=20220801113220; /pub", IGN),
+	/* cdir is the listed directory itself, reported for its unique */
+	{ "type=cdir;modify=20220801113220;unique=801U3; /pub", 0, E,
+	  ENTRY_SELF, -1, T_MLSD, MTIME_SECOND, "/pub", NULL, "801U3", -1 },
 	R("type=pdir;modify=20220801113220; /", IGN),
-	R("type=CDir; .", IGN),
+	{ "type=CDir; .", 0, E, ENTRY_SELF, -1, 0, MTIME_NONE, ".", NULL,
+	  NULL, -1 },
 	R("type=file;size=1; .", IGN),
 	R("type=dir;size=1; ..", IGN),
 	{ "type=file;size=1; ...", 0, E, ENTRY_FILE, 1, 0, MTIME_NONE, "...",
@@ -764,6 +767,7 @@ test_stream_mlsd(void **state)
 {
 	struct collect	c;
 	const char	*want =
+	    "E 4 -1 1659353540 3 0 37777777777 4 /pub||\n"
 	    "E 0 3387 1659353540 3 0 644 10 SHA256SUMS||FE00UA846C7\n"
 	    "E 1 4096 1659353540 3 0 37777777777 7 sub dir||\n"
 	    "E 2 2 0 0 0 37777777777 4 link|/x|\n"
@@ -775,7 +779,7 @@ test_stream_mlsd(void **state)
 	run_stream(LISTING_MLSD, mlsd_stream, sizeof(mlsd_stream) - 1, NULL,
 	    0, &c);
 	assert_string_equal(c.log, want);
-	assert_int_equal(c.entries, 4);
+	assert_int_equal(c.entries, 5);
 	assert_int_equal(c.bad, 2);
 	collect_free(&c);
 }
