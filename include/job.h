@@ -35,6 +35,8 @@ struct job {
 					   anonymous default, else ""; never
 					   NULL, never logged */
 	char		*password_file;	/* resolved like target, or NULL */
+	bool		 password_inline; /* a real account's password is
+					   written in the job file itself */
 	char		*schedule_text;	/* as given, or NULL */
 	struct schedule	 schedule;
 	int		 connections;	/* 1..64, default 4 */

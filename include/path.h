@@ -49,7 +49,7 @@ char *path_url_path(const char *url);
 /*
  * Open directory reldir ("" for the root itself) below the directory open
  * as rootfd, one component at a time with O_NOFOLLOW.  With create, missing
- * directories are made (mode 0777 less umask).  A component that exists as
+ * directories are made (mode 0755 less umask).  A component that exists as
  * anything but a real directory fails with ENOTDIR.  Returns a descriptor
  * the caller closes, or -1 with errno set.
  */

@@ -234,8 +234,11 @@ fetch_open_staged(struct fetch *f)
 			return -1;
 	}
 	fetch_staged_name(f->staged.id, name, sizeof(name));
-	/* 0666 less the umask: nothing of the remote mode is taken. */
-	if ((f->fd = openat(r->incoming_fd, name, flags, 0666)) == -1 ||
+	/*
+	 * 0644 less the umask: nothing of the remote mode is taken, and a
+	 * mirror never writes a file others could change, whatever the umask.
+	 */
+	if ((f->fd = openat(r->incoming_fd, name, flags, 0644)) == -1 ||
 	    fstat(f->fd, &sb) == -1) {
 		run_error(r, f->row.path, "incoming file %s: %s", name,
 		    strerror(errno));

@@ -1599,6 +1599,8 @@ finish(struct parse *p, struct job *job)
 	 * Never NULL, so no user of a job has to ask: "" stands in until
 	 * job_load reads password_file, and for accounts without one.
 	 */
+	job->password_inline = p->seen[K_PASSWORD] && job->user != NULL &&
+	    !is_anonymous(job->user);
 	if (!p->seen[K_PASSWORD]) {
 		anon = job->user != NULL && !p->seen[K_PASSWORD_FILE] &&
 		    is_anonymous(job->user);

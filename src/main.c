@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "job.h"
@@ -59,6 +60,8 @@ install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* A file size limit must fail the write (EFBIG), not kill us. */
+	sigaction(SIGXFSZ, &sa, NULL);
 }
 
 /*
@@ -162,6 +165,22 @@ cmd_sync(struct globals *g, int argc, char **argv)
 	return worst;
 }
 
+/* A password anyone on the machine can read is worth a warning. */
+static void
+warn_readable_secrets(const struct job *job)
+{
+	struct stat sb;
+
+	if (job->password_inline && stat(job->file, &sb) == 0 &&
+	    (sb.st_mode & S_IROTH))
+		log_warn("%s: holds a password and is readable by others; "
+		    "chmod o-r it, or use password_file", job->file);
+	if (job->password_file && stat(job->password_file, &sb) == 0 &&
+	    (sb.st_mode & S_IROTH))
+		log_warn("%s: password_file %s is readable by others",
+		    job->file, job->password_file);
+}
+
 static int
 cmd_check(struct globals *g, int argc, char **argv)
 {
@@ -179,6 +198,7 @@ cmd_check(struct globals *g, int argc, char **argv)
 			rc = SYNC_USAGE;
 			continue;
 		}
+		warn_readable_secrets(job);
 		log_info("%s: job %s is valid", job->file, job->name);
 		job_free(job);
 	}

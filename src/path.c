@@ -189,7 +189,7 @@ open_component(int dirfd, const char *comp, bool create)
 	fd = openat(dirfd, comp, PATH_DIR_FLAGS);
 	if (fd == -1 && errno == ENOENT && create) {
 		/* Another process may make it between our calls: fine. */
-		if (mkdirat(dirfd, comp, 0777) == -1 && errno != EEXIST)
+		if (mkdirat(dirfd, comp, 0755) == -1 && errno != EEXIST)
 			return -1;
 		fd = openat(dirfd, comp, PATH_DIR_FLAGS);
 	}

@@ -118,7 +118,7 @@ publish_dir(void *arg, const struct scan_row *row)
 		goto fail;
 	if (publish_clear(p, dfd, leaf, row->path, true) == -1)
 		goto fail;
-	if (mkdirat(dfd, leaf, 0777) == -1 && errno != EEXIST) {
+	if (mkdirat(dfd, leaf, 0755) == -1 && errno != EEXIST) {
 		run_error(p->r, row->path, "cannot make %s/%s: %s",
 		    p->r->job->target, row->path, strerror(errno));
 		goto fail;
