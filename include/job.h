@@ -62,6 +62,10 @@ struct job {
 	bool		 verify_manifests;
 	enum job_remote_hash verify_remote_hash;
 	char		*verify_command; /* or NULL */
+	int		 verify_timeout; /* seconds verify_command may run */
+	int		 history_days;	/* events older are pruned; 0 keeps all */
+	char		*metrics_file;	/* Prometheus textfile, or NULL */
+	char		*trace_file;	/* or NULL: TARGET/.ftpmirror/trace */
 };
 
 /* Error messages collected while parsing, each "FILE:LINE:COLUMN: what". */

@@ -48,6 +48,7 @@ enum key_id {
 	K_RETRIES, K_TIMEOUT, K_BANDWIDTH, K_MAX_DEPTH, K_JITTER, K_TLS,
 	K_CA_FILE, K_PUBLISH, K_PUBLISH_LAST, K_KEEP_SNAPSHOTS,
 	K_VERIFY_MANIFESTS, K_VERIFY_REMOTE_HASH, K_VERIFY_COMMAND,
+	K_HISTORY_DAYS, K_METRICS_FILE, K_TRACE_FILE, K_VERIFY_TIMEOUT,
 	K_COUNT
 };
 
@@ -186,6 +187,14 @@ static const struct key keys[K_COUNT] = {
 				  0, 0, false, false },
 	[K_VERIFY_COMMAND] =	{ "verify_command", set_command, 0, 0, 0,
 				  false, true },
+	[K_HISTORY_DAYS] =	{ "history_days", set_int, OFF(history_days),
+				  0, 36500, false, false },
+	[K_METRICS_FILE] =	{ "metrics_file", set_path, OFF(metrics_file),
+				  0, 0, false, false },
+	[K_TRACE_FILE] =	{ "trace_file", set_path, OFF(trace_file), 0,
+				  0, false, false },
+	[K_VERIFY_TIMEOUT] =	{ "verify_timeout", set_int,
+				  OFF(verify_timeout), 1, 86400, false, false },
 };
 
 /* Files published last when the job does not say (Debian and GNU style). */
@@ -1682,6 +1691,8 @@ job_new(const char *file)
 	job->keep_snapshots = 2;
 	job->verify_manifests = false;
 	job->verify_remote_hash = JOB_REMOTE_HASH_AUTO;
+	job->history_days = 365;
+	job->verify_timeout = 300;
 	return job;
 }
 
@@ -2059,6 +2070,8 @@ job_free(struct job *job)
 	strings_free(&job->publish_last);
 	free(job->ca_file);
 	free(job->verify_command);
+	free(job->metrics_file);
+	free(job->trace_file);
 	free(job);
 }
 

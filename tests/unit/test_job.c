@@ -136,7 +136,11 @@ test_full(void **state)
 	    "keep_snapshots: 0\n"
 	    "verify_manifests: yes\n"
 	    "verify_remote_hash: off\n"
-	    "verify_command: \"clamscan --no-summary --infected {}\"\n", tz);
+	    "verify_command: \"clamscan --no-summary --infected {}\"\n"
+	    "verify_timeout: 30\n"
+	    "history_days: 90\n"
+	    "metrics_file: /var/lib/node_exporter/ftpmirror.prom\n"
+	    "trace_file: trace/here\n", tz);
 	job = parse_ok(FILE_, text);
 
 	assert_string_equal(job->file, FILE_);
@@ -181,6 +185,11 @@ test_full(void **state)
 	assert_int_equal(job->verify_remote_hash, JOB_REMOTE_HASH_OFF);
 	assert_string_equal(job->verify_command,
 	    "clamscan --no-summary --infected {}");
+	assert_int_equal(job->verify_timeout, 30);
+	assert_int_equal(job->history_days, 90);
+	assert_string_equal(job->metrics_file,
+	    "/var/lib/node_exporter/ftpmirror.prom");
+	assert_non_null(strstr(job->trace_file, "trace/here"));
 	job_free(job);
 }
 
@@ -247,6 +256,10 @@ test_defaults(void **state)
 	assert_false(job->verify_manifests);
 	assert_int_equal(job->verify_remote_hash, JOB_REMOTE_HASH_AUTO);
 	assert_null(job->verify_command);
+	assert_int_equal(job->verify_timeout, 300);
+	assert_int_equal(job->history_days, 365);
+	assert_null(job->metrics_file);
+	assert_null(job->trace_file);
 	job_free(job);
 }
 
