@@ -53,7 +53,8 @@ enum listing_format {
 /* What a parsed line turned out to be. */
 enum listing_result {
 	LISTING_ENTRY = 1,	/* *e holds an entry */
-	LISTING_IGNORED = 0,	/* blank, "total N", pdir, "." or ".." */
+	LISTING_IGNORED = 0,	/* blank, "total N", pdir, LIST's directory
+				   lines "." and ".." */
 	LISTING_BAD = -1	/* could not be parsed */
 };
 

@@ -46,6 +46,7 @@ struct plan_known {
 	int64_t		 mtime;		/* UTC seconds */
 	int		 mtime_prec;	/* enum mtime_prec */
 	int64_t		 verified_at;	/* mtime confirmed exactly then */
+	bool		 recheck;	/* its turn to be confirmed again */
 };
 
 /*
@@ -69,7 +70,8 @@ struct plan_decision {
  * checked with MDTM: when target's file matches the listed minute or day
  * and nothing proves a same-size rewrite could not hide inside it, that
  * is, the exact mtime was not confirmed after the listed minute or day had
- * passed (plus PLAN_CLOCK_SKEW).  Links are unchanged or to be made.
+ * passed (plus PLAN_CLOCK_SKEW), or known says it is due for a check
+ * anyway.  Links are unchanged or to be made.
  * known is NULL when MDTM can't be asked: the listing decides alone.
  */
 struct plan_decision plan_entry(const struct plan_remote *remote,

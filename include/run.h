@@ -28,6 +28,8 @@ struct run {
 	enum listing_format format;	/* how directories are listed */
 	struct run_counts counts;
 	int64_t		 failed;	/* transfers that failed for good */
+	int64_t		 incomplete;	/* entries not mirrorable: refused
+					   names, unreadable listing lines */
 	bool		 remote_unusable; /* connect, login or root listing failed */
 	char		*message;	/* first fatal reason, owned */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */

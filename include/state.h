@@ -18,6 +18,8 @@ enum scan_state {
 	SCAN_DIR_DONE,		/* listed completely */
 	SCAN_DIR_FAILED,	/* listing failed for good */
 	SCAN_DIR_UNLISTED,	/* not walked (max_depth) */
+	SCAN_DIR_INCOMPLETE,	/* listed, but some lines were unreadable:
+				   nothing below it counts as gone */
 	SCAN_FILE_UNCHANGED = 10, /* target already holds this version */
 	SCAN_FILE_FETCH,	/* waiting to be downloaded */
 	SCAN_FILE_FETCHING,	/* download in flight */
@@ -59,6 +61,7 @@ struct files_row {
 	int64_t		 mtime;		/* UTC seconds */
 	int		 mtime_prec;	/* enum mtime_prec */
 	int64_t		 verified_at;	/* mtime confirmed exactly then, -1 */
+	bool		 recheck;	/* due for an MDTM whatever LIST says */
 };
 
 /* A staged file: INCOMING/<id> holds (part of) remote version size/mtime. */
@@ -232,6 +235,13 @@ int state_files_foreach_below(struct state *st, const char *job,
 /* The files row of path: 1 found (*out filled), 0 not, -1 error. */
 int state_files_get(struct state *st, const char *job, const char *path,
     struct files_row *out);
+
+/*
+ * Mark the count files of job whose mtimes were confirmed longest ago:
+ * their next LIST entry is checked with MDTM however it looks.
+ */
+int state_files_mark_recheck(struct state *st, const char *job,
+    int64_t count);
 
 /* Files (not directories) of job at path or below it: what deleting it removes. */
 int64_t state_files_count_below(struct state *st, const char *job,

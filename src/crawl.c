@@ -377,6 +377,7 @@ crawl_on_entry(void *arg, const struct entry *e)
 		if ((path = path_join(cl->dir.path, shown)) != NULL)
 			run_event(r, path, "error", -1, why);
 		r->counts.errors++;
+		r->incomplete++;
 		log_warn("%s: refused remote name \"%s\" in /%s: %s",
 		    job->name, shown, cl->dir.path, why);
 		goto out;
@@ -438,6 +439,7 @@ crawl_on_entry(void *arg, const struct entry *e)
 			known.mtime = frow.mtime;
 			known.mtime_prec = frow.mtime_prec;
 			known.verified_at = frow.verified_at;
+			known.recheck = frow.recheck;
 		}
 		knownp = &known;
 	}
@@ -498,6 +500,7 @@ crawl_on_bad(void *arg, const char *line, size_t len)
 		return;
 	run_event(cl->r, cl->dir.path, "error", -1, shown);
 	cl->r->counts.errors++;
+	cl->r->incomplete++;
 }
 
 static int
@@ -546,7 +549,9 @@ crawl_on_done(void *arg, const struct xfer_result *res)
 	}
 	if (res->code == 0) {
 		listing_parser_finish(cl->parser);
-		next = SCAN_DIR_DONE;
+		/* An unreadable line may have been a file: delete nothing here. */
+		next = listing_parser_bad(cl->parser) > 0 ?
+		    SCAN_DIR_INCOMPLETE : SCAN_DIR_DONE;
 		log_debug("%s: listed /%s: %zu entries", r->job->name,
 		    cl->dir.path, listing_parser_entries(cl->parser));
 	} else if (*r->stop) {

@@ -21,6 +21,9 @@
 #define YEAR_MIN	1900
 #define YEAR_MAX	9999
 
+/* The longest bad line that may be the rest of a name cut by a CR. */
+#define LISTING_NAME_REST	255
+
 struct listing_parser {
 	enum listing_format	 format;
 	int64_t			 now;		/* for unix "Mon DD HH:MM" years */
@@ -32,6 +35,10 @@ struct listing_parser {
 	size_t			 entries;	/* lines that gave an entry */
 	size_t			 bad;		/* lines that could not be parsed */
 	char			 buf[LISTING_MAX_LINE + 1]; /* a line and its CR */
+	char			 scratch[LISTING_MAX_LINE]; /* parsed copy */
+	char			 held[LISTING_MAX_LINE]; /* entry line, unsent */
+	size_t			 held_len;
+	bool			 holding;	/* held waits for the next line */
 };
 
 /* A token of a line: [start, end) byte offsets. */
@@ -378,8 +385,11 @@ listing_parse_mlsd(char *line, size_t len, struct entry *e)
 	f.mode = -1;
 	if (!mlsd_facts(line, fend, &f))
 		return LISTING_BAD;
-	if (f.ignored || (f.type != ENTRY_SELF &&
-	    is_dot_name(line + nstart, len - nstart)))
+	/*
+	 * Only cdir/pdir lines name the directory and its parent; any other
+	 * "." or ".." goes on, for the caller to refuse and record.
+	 */
+	if (f.ignored)
 		return LISTING_IGNORED;
 
 	e->type = f.type;
@@ -659,7 +669,8 @@ listing_parse_unix(char *line, size_t len, int64_t now, struct entry *e)
 		if (arrow == 0)
 			return LISTING_BAD;
 	}
-	if (is_dot_name(line + nstart, arrow))
+	/* ls -a's "." and ".." are directories; anything else goes on. */
+	if (type == 'd' && is_dot_name(line + nstart, arrow))
 		return LISTING_IGNORED;
 
 	switch (type) {
@@ -788,7 +799,7 @@ listing_parse_dos(char *line, size_t len, struct entry *e)
 		if (nstart >= len)
 			return LISTING_BAD;
 	}
-	if (is_dot_name(line + nstart, len - nstart))
+	if (type == ENTRY_DIR && is_dot_name(line + nstart, len - nstart))
 		return LISTING_IGNORED;
 
 	e->type = type;
@@ -835,15 +846,61 @@ listing_parser_new(enum listing_format format, int64_t now,
 	return p;
 }
 
+/*
+ * Report a bad line.  libcurl reads listings in ASCII mode, where a CR
+ * inside a name becomes a line break: "x\ry" arrives as a good-looking
+ * line ending in "x" and a bad one, "y".  So when a bad line is short
+ * enough to be the rest of a name (NAME_MAX bytes), the entry line held
+ * before it is reported bad with it; a longer bad line can't be that, and
+ * the held entry goes on.
+ */
+static void
+parser_release(struct listing_parser *p);
+
 static void
 parser_bad(struct listing_parser *p, const char *line, size_t len)
 {
+	if (p->holding && len <= LISTING_NAME_REST) {
+		p->holding = false;
+		p->bad++;
+		if (p->on_bad != NULL)
+			p->on_bad(p->arg, p->held, p->held_len);
+	}
+	parser_release(p);
 	p->bad++;
 	if (p->on_bad != NULL)
 		p->on_bad(p->arg, line, len);
 }
 
-/* Hand one complete line (its LF gone) to the parser of its format. */
+static enum listing_result
+parser_parse(struct listing_parser *p, char *line, size_t n, struct entry *e)
+{
+	if (p->format == LISTING_MLSD)
+		return listing_parse_mlsd(line, n, e);
+	return listing_parse_list(line, n, p->now, e);
+}
+
+/* Hand the held entry line on, now that the line after it is good. */
+static void
+parser_release(struct listing_parser *p)
+{
+	struct entry e;
+
+	if (!p->holding)
+		return;
+	p->holding = false;
+	if (parser_parse(p, p->held, p->held_len, &e) != LISTING_ENTRY)
+		return;
+	p->entries++;
+	if (p->on_entry != NULL)
+		p->on_entry(p->arg, &e);
+}
+
+/*
+ * Hand one complete line (its LF gone) to the parser of its format.  An
+ * entry is held until the next line shows it was not cut short (see
+ * parser_bad), so it is parsed twice: once to judge it, once to send it.
+ */
 static void
 parser_line(struct listing_parser *p)
 {
@@ -858,16 +915,18 @@ parser_line(struct listing_parser *p)
 		parser_bad(p, p->buf, LISTING_MAX_LINE);
 		return;
 	}
-	if (p->format == LISTING_MLSD)
-		r = listing_parse_mlsd(p->buf, n, &e);
-	else
-		r = listing_parse_list(p->buf, n, p->now, &e);
-	if (r == LISTING_ENTRY) {
-		p->entries++;
-		if (p->on_entry != NULL)
-			p->on_entry(p->arg, &e);
-	} else if (r == LISTING_BAD)
+	memcpy(p->scratch, p->buf, n);
+	r = parser_parse(p, p->scratch, n, &e);
+	if (r == LISTING_BAD) {
 		parser_bad(p, p->buf, n);
+		return;
+	}
+	if (r != LISTING_ENTRY)
+		return;
+	parser_release(p);
+	memcpy(p->held, p->buf, n);
+	p->held_len = n;
+	p->holding = true;
 }
 
 /*
@@ -922,6 +981,7 @@ listing_parser_finish(struct listing_parser *p)
 		p->len = 0;
 	} else if (p->len > 0)
 		parser_line(p);
+	parser_release(p);
 }
 
 /* The number of lines that gave an entry so far. */

@@ -51,7 +51,8 @@ plan_certain(const struct plan_remote *remote, const struct plan_local *local,
 {
 	if (known == NULL || plan_window(remote->mtime_prec) == 0)
 		return true;
-	return known->exists && known->mtime_prec == MTIME_SECOND &&
+	return known->exists && !known->recheck &&
+	    known->mtime_prec == MTIME_SECOND &&
 	    known->mtime == local->mtime && known->size == local->size &&
 	    known->verified_at >= remote->mtime +
 	    plan_window(remote->mtime_prec) + PLAN_CLOCK_SKEW;

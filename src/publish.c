@@ -287,7 +287,7 @@ enum publish_result
 publish_run(struct run *r)
 {
 	static const enum scan_state dirs[] = { SCAN_DIR_DONE,
-	    SCAN_DIR_UNLISTED };
+	    SCAN_DIR_UNLISTED, SCAN_DIR_INCOMPLETE };
 	static const enum scan_state files[] = { SCAN_FILE_STAGED, SCAN_LINK };
 	struct publish p;
 	struct deletions d = { r, 0, 0 };
@@ -301,7 +301,7 @@ publish_run(struct run *r)
 	if (r->job->delete && publish_over_limit(r, &ndelete, &over) == -1)
 		goto out;
 
-	if (state_scan_foreach(r->state, r->job->name, dirs, 2, publish_dir,
+	if (state_scan_foreach(r->state, r->job->name, dirs, 3, publish_dir,
 	    &p) == -1)
 		goto out;
 	/* What was written to incoming must be on disk before it shows. */
@@ -383,9 +383,10 @@ int
 publish_print_plan(struct run *r)
 {
 	static const enum scan_state all[] = { SCAN_DIR_DONE,
-	    SCAN_DIR_UNLISTED, SCAN_FILE_FETCH, SCAN_FILE_STAGED, SCAN_LINK };
+	    SCAN_DIR_UNLISTED, SCAN_DIR_INCOMPLETE, SCAN_FILE_FETCH,
+	    SCAN_FILE_STAGED, SCAN_LINK };
 
-	if (state_scan_foreach(r->state, r->job->name, all, 5, print_entry,
+	if (state_scan_foreach(r->state, r->job->name, all, 6, print_entry,
 	    NULL) == -1)
 		return -1;
 	if (r->job->delete && state_vanished_foreach(r->state, r->job->name,

@@ -37,6 +37,7 @@ enum stmt_id {
 	ST_SCAN_SET_UNIQUE,
 	ST_SCAN_UNIQUE,
 	ST_FILES_GET,
+	ST_FILES_MARK_RECHECK,
 	ST_SCAN_COUNT,
 	ST_STAGED_GET,
 	ST_STAGED_INSERT,
@@ -115,8 +116,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "SELECT unique_id FROM scan WHERE job = ?1 AND path = ?2",
 	[ST_FILES_GET] =
 	    "SELECT size, CAST(strftime('%s', mtime) AS INTEGER), mtime_prec, "
-	    "CAST(strftime('%s', verified_at) AS INTEGER) FROM files "
+	    "CAST(strftime('%s', verified_at) AS INTEGER), recheck FROM files "
 	    "WHERE job = ?1 AND path = ?2",
+	[ST_FILES_MARK_RECHECK] =
+	    "UPDATE files SET recheck = 1 WHERE job = ?1 AND path IN "
+	    "(SELECT path FROM files WHERE job = ?1 AND type = 'file' "
+	    "ORDER BY verified_at, path LIMIT ?2)",
 	[ST_SCAN_COUNT] =
 	    "SELECT count(*) FROM scan WHERE job = ?1 AND state = ?2",
 	[ST_STAGED_GET] =
@@ -165,13 +170,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "WHEN 1 THEN 'day' ELSE 'none' END, link_target, unique_id, ?2, "
 	    "strftime('%Y-%m-%dT%H:%M:%SZ', verified_at, 'unixepoch') "
 	    "FROM scan WHERE job = ?1 AND path != '' AND state IN "
-	    "(3, 5, 10, 15, 20, 21) "
+	    "(3, 5, 6, 10, 15, 20, 21) "
 	    "ON CONFLICT (job, path) DO UPDATE SET type = excluded.type, "
 	    "size = excluded.size, mtime = excluded.mtime, "
 	    "mtime_prec = excluded.mtime_prec, "
 	    "link_target = excluded.link_target, "
 	    "unique_id = excluded.unique_id, "
-	    "verified_at = excluded.verified_at, "
+	    "verified_at = excluded.verified_at, recheck = 0, "
 	    "updated_run = CASE WHEN files.type IS excluded.type AND "
 	    "files.size IS excluded.size AND files.mtime IS excluded.mtime "
 	    "THEN files.updated_run ELSE excluded.updated_run END",
@@ -1112,6 +1117,7 @@ state_files_get(struct state *st, const char *job, const char *path,
 				out->mtime_prec = i;
 		out->verified_at = sqlite3_column_type(s, 3) == SQLITE_NULL ?
 		    -1 : sqlite3_column_int64(s, 3);
+		out->recheck = sqlite3_column_int(s, 4) != 0;
 		ret = 1;
 	} else if (rc == SQLITE_DONE)
 		ret = 0;
@@ -1119,6 +1125,19 @@ state_files_get(struct state *st, const char *job, const char *path,
 		state_fail(st, "reading the mirrored tree");
 	sqlite3_reset(s);
 	return ret;
+}
+
+/* Mark the count files of job least recently confirmed for an MDTM. */
+int
+state_files_mark_recheck(struct state *st, const char *job, int64_t count)
+{
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_FILES_MARK_RECHECK)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	sqlite3_bind_int64(s, 2, count);
+	return state_step_done(st, s, "choosing files to check");
 }
 
 /* Rows of files at path or below (-1 on error). */

@@ -229,8 +229,36 @@ sync_conclude(struct run *r, const char **status)
 		*status = "failed";
 		return SYNC_PARTIAL;
 	}
+	/* Published, but the tree is not the whole remote tree. */
+	if (r->incomplete > 0) {
+		*status = "partial";
+		snprintf(msg, sizeof(msg), "%lld remote entries could not be "
+		    "mirrored (refused names or unreadable listing lines; see "
+		    "events)", (long long)r->incomplete);
+		free(r->message);
+		r->message = strdup(msg);
+		return SYNC_PARTIAL;
+	}
 	*status = "ok";
 	return SYNC_OK;
+}
+
+/*
+ * LIST shows old files to the day: a rewrite that keeps an old mtime in
+ * the same day is invisible to it.  Each run, the files confirmed longest
+ * ago (1/64 of the tree, at least one) get an MDTM however they look, so
+ * such a change is found within 64 runs at a bounded cost per run.
+ */
+static int
+sync_choose_rechecks(struct run *r)
+{
+	int64_t n;
+
+	if (r->format != LISTING_LIST || !r->feat.mdtm)
+		return 0;
+	if ((n = state_files_count(r->state, r->job->name)) <= 0)
+		return n == 0 ? 0 : -1;
+	return state_files_mark_recheck(r->state, r->job->name, (n + 63) / 64);
 }
 
 /* The transfer engine for job. */
@@ -342,7 +370,8 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 		rc = sync_conclude(&r, &status);
 		goto finish;
 	}
-	if (crawl_add_root(&r) == -1 || sync_loop(&r) == -1) {
+	if (sync_choose_rechecks(&r) == -1 || crawl_add_root(&r) == -1 ||
+	    sync_loop(&r) == -1) {
 		r.failed++;
 		if (r.message == NULL)
 			r.message = strdup("internal error; see the log");

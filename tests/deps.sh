@@ -8,21 +8,101 @@
 # system FTP daemon running, so the install runs with a policy-rc.d that
 # forbids service starts, and any daemon the package managed to start anyway
 # is stopped afterwards.
+#
+# vsftpd and proftpd (also integration-test servers) conflict with pure-ftpd
+# as apt installs (each provides ftp-server), so they are not installed:
+# their packages are fetched with `apt-get download` into build/servers/debs
+# and unpacked with `dpkg -x` into build/servers/root, where
+# tests/integration/servers.py finds them.  Only their runtime libraries
+# (SERVER_LIBS) are installed normally.  Nothing of them runs as a service.
 set -eu
+cd "$(dirname "$0")/.."
 
 PACKAGES="gcc make pkg-config libcurl4-openssl-dev libsqlite3-dev libyaml-dev
 libcmocka-dev python3 python3-pyftpdlib pure-ftpd sqlite3"
 
+# Unpacked, not installed (see above); SERVER_BINARIES are checked with ldd.
+SERVER_DEBS="vsftpd proftpd-core"
+SERVER_DIR=build/servers
+SERVER_BINARIES="usr/sbin/vsftpd usr/sbin/proftpd"
+# What those binaries link beyond a base system: libwrap0 (vsftpd);
+# libhiredis0.14, libmemcached11, libmemcachedutil2, libpcre2-posix3
+# (proftpd); the rest of their Depends, listed so a minimal machine has them.
+SERVER_LIBS="libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
+libpcre2-8-0 libacl1 libcap2 libcrypt1 libidn2-0 libpam0g libssl3 libncursesw6 libtinfo6 zlib1g"
+PACKAGES="$PACKAGES $SERVER_LIBS"
+
+# servers_ready: the unpacked servers are there, complete, and every library
+# they link is found.
+servers_ready() {
+    [ -f "$SERVER_DIR/root/.unpacked" ] || return 1
+    for bin in $SERVER_BINARIES; do
+        [ -x "$SERVER_DIR/root/$bin" ] || return 1
+    done
+    return 0
+}
+
+# unpack_servers: download SERVER_DEBS (running apt-get update once if the
+# package lists are missing or stale) and unpack them into a fresh
+# $SERVER_DIR/root, atomically (a half-done unpack is never taken as done).
+unpack_servers() {
+    debs="$SERVER_DIR/debs"
+    rm -rf "$debs"
+    mkdir -p "$debs"
+    log="$SERVER_DIR/download.log"
+    # shellcheck disable=SC2086  # word splitting of the package list is intended
+    if ! (cd "$debs" && apt-get download -q $SERVER_DEBS) >"$log" 2>&1; then
+        if [ "$(id -u)" -ne 0 ]; then
+            cat "$log" >&2
+            echo "deps: cannot download$SERVER_DEBS; as root, run: apt-get update" >&2
+            exit 1
+        fi
+        apt-get update -q >/dev/null
+        # shellcheck disable=SC2086
+        if ! (cd "$debs" && apt-get download -q $SERVER_DEBS) >"$log" 2>&1; then
+            cat "$log" >&2
+            echo "deps: apt-get download$SERVER_DEBS failed" >&2
+            exit 1
+        fi
+    fi
+    tmp="$SERVER_DIR/root.tmp"
+    rm -rf "$tmp" "$SERVER_DIR/root"
+    mkdir -p "$tmp"
+    for deb in "$debs"/*.deb; do
+        dpkg -x "$deb" "$tmp"
+    done
+    (cd "$debs" && ls ./*.deb) >"$tmp/.unpacked"
+    mv "$tmp" "$SERVER_DIR/root"
+}
+
+# check_servers: fail loudly if an unpacked server misses a library.
+check_servers() {
+    for bin in $SERVER_BINARIES; do
+        if ldd "$SERVER_DIR/root/$bin" 2>&1 | grep -q 'not found'; then
+            echo "deps: $SERVER_DIR/root/$bin misses libraries:" >&2
+            ldd "$SERVER_DIR/root/$bin" 2>&1 | grep 'not found' >&2
+            exit 1
+        fi
+    done
+}
+
+# One dpkg-query for all packages (fast when nothing is missing).
+# shellcheck disable=SC2086  # word splitting of the package list is intended
+installed=" $(dpkg-query -W -f='${Package} ${Status}\n' $PACKAGES 2>/dev/null |
+    awk '$2 == "install" && $3 == "ok" && $4 == "installed" { printf "%s ", $1 }') "
 missing=""
 for pkg in $PACKAGES; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    case "$status" in
-        "install ok installed") ;;
+    case "$installed" in
+        *" $pkg "*) ;;
         *) missing="$missing $pkg" ;;
     esac
 done
 
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    servers_ready || { echo "deps: unpacking $SERVER_DEBS into $SERVER_DIR/root"; unpack_servers; }
+    check_servers
+    exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "deps: missing Debian packages:$missing" >&2
@@ -69,4 +149,6 @@ case "$missing" in
         ;;
 esac
 
+servers_ready || { echo "deps: unpacking $SERVER_DEBS into $SERVER_DIR/root"; unpack_servers; }
+check_servers
 echo "deps: done"

@@ -1,13 +1,16 @@
 """FTP servers for the integration tests, on 127.0.0.1 only.
 
-    server = make_server("pyftpdlib" | "pure-ftpd", root, workdir, throttle=0)
+    server = make_server(KIND, root, workdir, throttle=0)
+                              # KIND: pyftpdlib, pure-ftpd, vsftpd, proftpd
     server.start()            # returns when the server greets on its port
     server.url                # "ftp://127.0.0.1:PORT/"
     mark = server.mark()      # position in its logs ...
     server.transfers(mark)    # ... and the transfers finished since then
+    server.commands(mark)     # ... and the commands received (when
+                              #     server.logs_commands; not pure-ftpd)
     server.stop()             # kill the process group, wait, verify
 
-Both servers serve `root` anonymously and read-only, with a passive port
+Every server serves `root` anonymously and read-only, with a passive port
 range of PASSIVE_PORTS ports announced as 127.0.0.1.  Every started server is
 registered; stop_all() (called by run.py whatever happens) stops the rest.
 
@@ -31,11 +34,35 @@ the foreground with:
     -O clf:FILE         one CLF line per finished (or aborted) transfer,
                         with the bytes sent: how tests count downloads
     -t KB               (throttle) anonymous bandwidth in KiB/s
+
+vsftpd and proftpd are not installed (they conflict with pure-ftpd as
+packages): tests/deps.sh unpacks them into build/servers/root
+($FTPMIRROR_SERVERS_ROOT overrides), and they run from there, in the
+foreground, with a configuration file generated in the test's workdir.
+
+vsftpd takes the anonymous area from the home of its `ftp_username` user
+before `anon_root`, so it runs in the same private mount namespace with a
+generated passwd as pure-ftpd.  Its log (vsftpd_log_file, with
+log_ftp_protocol) holds every command and reply, "[pid N]" naming the
+session process, and an OK/FAIL DOWNLOAD line with the bytes sent for every
+transfer; dual_log_enable also writes a wu-ftpd xferlog beside it.
+anon_max_rate throttles.  vsftpd has no MLSD: ftpmirror lists with LIST.
+Its session processes make themselves session leaders (setsid), out of the
+listener's process group: stop() also kills whatever is left in its mount
+namespace, which nothing else shares.
+
+proftpd reads its `ftp` user from a generated AuthUserFile (AuthOrder
+mod_auth_file.c only), so it needs no namespace; `<Anonymous ROOT>` serves
+root.  An ExtendedLog with a tab-separated LogFormat records every command
+(pid, command, reply code, bytes, transfer status, path as the client sees
+it, argument); a TransferLog (xferlog) is written too.  TransferRate RETR
+throttles (KiB/s).
 """
 
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -47,6 +74,11 @@ import helpers
 
 PYTHON = "/usr/bin/python3"
 PURE_FTPD = "/usr/sbin/pure-ftpd"
+# Where tests/deps.sh unpacks vsftpd and proftpd (see the docstring).
+SERVERS_ROOT = os.environ.get("FTPMIRROR_SERVERS_ROOT") or os.path.join(
+    os.path.dirname(os.path.dirname(helpers.HERE)), "build", "servers", "root")
+VSFTPD = os.path.join(SERVERS_ROOT, "usr", "sbin", "vsftpd")
+PROFTPD = os.path.join(SERVERS_ROOT, "usr", "sbin", "proftpd")
 PASSIVE_PORTS = 60
 START_TIMEOUT = 15
 
@@ -76,8 +108,87 @@ def _log_lines(path):
     return lines[:-1]   # text ends with "\n": the last element is "" or partial
 
 
+def _passwd_with_ftp(root, path):
+    """Write to `path` the machine's passwd without any `ftp` entry, plus our
+    own `ftp` (an unused uid, group nogroup) whose home is root."""
+    with open("/etc/passwd", encoding="utf-8") as f:
+        entries = [line.rstrip("\n") for line in f if line.strip()]
+    entries = [e for e in entries if e.split(":", 1)[0] != "ftp"]
+    used = {int(e.split(":")[2]) for e in entries if e.count(":") >= 6 and e.split(":")[2].isdigit()}
+    uid = next(u for u in range(64000, 65000) if u not in used)
+    entries.append("ftp:x:%d:65534:ftpmirror test anonymous FTP:%s:/usr/sbin/nologin"
+                   % (uid, root))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(entries) + "\n")
+    os.chmod(path, 0o644)
+
+
+def _with_private_passwd(passwd, argv):
+    """argv run in a private mount namespace where `passwd` is bind-mounted
+    over /etc/passwd.  unshare (no --fork) execs sh, which execs argv: one
+    pid, the leader of the process group helpers.spawn() created."""
+    script = 'mount --bind "$1" /etc/passwd || exit 97; shift; exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private",
+            "sh", "-c", script, "sh", passwd] + list(argv)
+
+
+def _namespace_unavailable():
+    if shutil.which("unshare") is None:
+        return "unshare not found"
+    if os.geteuid() != 0:
+        return "needs root (private mount namespace for its ftp user)"
+    return None
+
+
+def _unpacked_unavailable(path):
+    if not os.access(path, os.X_OK):
+        return ("%s not found (unpacked by tests/deps.sh: run `make deps` or "
+                "`sh tests/deps.sh` as root)" % path)
+    return None
+
+
+def _mount_namespace(pid):
+    try:
+        return os.readlink("/proc/%d/ns/mnt" % pid)
+    except OSError:
+        return None
+
+
+def _namespace_members(ns):
+    """Live processes in mount namespace ns."""
+    members = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and _mount_namespace(int(name)) == ns and helpers.process_alive(int(name)):
+            members.append(int(name))
+    return members
+
+
+def _reap_orphans(comm):
+    """Reap zombies named comm that were re-parented to us (see
+    helpers.become_subreaper), never a Popen object's own child."""
+    mine = os.getpid()
+    own = {p.pid for p in helpers._children}
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in own:
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        this = data[data.index(b"(") + 1:data.rindex(b")")].decode(errors="replace")
+        fields = data[data.rindex(b")") + 2:].split()
+        if fields[0] == b"Z" and int(fields[1]) == mine and this == comm:
+            try:
+                os.waitpid(int(name), os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
 class FtpServer:
     kind = "?"
+    logs_commands = False   # True: commands(mark) lists the commands received
+    has_mlsd = True         # False: ftpmirror has to list with LIST
 
     def __init__(self, root, workdir, throttle=0):
         """root: directory to serve; workdir: where logs go; throttle: bytes
@@ -161,11 +272,18 @@ class FtpServer:
         return self.proc is not None and helpers.process_alive(self.proc.pid)
 
     def server_output(self):
-        try:
-            with open(self.output, "r", errors="replace") as f:
-                return f.read()[-4000:]
-        except FileNotFoundError:
-            return ""
+        text = []
+        for path in [self.output] + self._extra_outputs():
+            try:
+                with open(path, "r", errors="replace") as f:
+                    text.append(f.read()[-4000:])
+            except FileNotFoundError:
+                pass
+        return "\n".join(text)
+
+    def _extra_outputs(self):
+        """Other files where the server reports errors."""
+        return []
 
     # --- logs -------------------------------------------------------------
 
@@ -176,6 +294,11 @@ class FtpServer:
     def transfers(self, since=0):
         """Transfers logged after position `since` (see mark())."""
         raise NotImplementedError
+
+    def commands(self, since=0):
+        """Commands received after log position `since` (see mark()); only
+        where logs_commands is True."""
+        raise NotImplementedError("%s does not log commands" % self.kind)
 
     def _transfer_log_lines(self):
         raise NotImplementedError
@@ -193,6 +316,7 @@ class FtpServer:
 
 class PyftpdlibServer(FtpServer):
     kind = "pyftpdlib"
+    logs_commands = True
 
     @classmethod
     def unavailable(cls):
@@ -258,11 +382,7 @@ class PureFtpdServer(FtpServer):
     def unavailable(cls):
         if not os.access(PURE_FTPD, os.X_OK):
             return "%s not found (install pure-ftpd: sh tests/deps.sh)" % PURE_FTPD
-        if shutil.which("unshare") is None:
-            return "unshare not found"
-        if os.geteuid() != 0:
-            return "needs root (private mount namespace for its ftp user)"
-        return None
+        return _namespace_unavailable()
 
     def __init__(self, root, workdir, throttle=0):
         super().__init__(root, workdir, throttle)
@@ -270,22 +390,8 @@ class PureFtpdServer(FtpServer):
         self.xfer_log = os.path.join(workdir, "pure-ftpd-%d.clf" % id(self))
         self.passwd = os.path.join(workdir, "pure-ftpd-%d.passwd" % id(self))
 
-    def _write_passwd(self):
-        """The machine's passwd without any `ftp` entry, plus our own `ftp`
-        (an unused uid, group nogroup) whose home is the served root."""
-        with open("/etc/passwd", encoding="utf-8") as f:
-            entries = [line.rstrip("\n") for line in f if line.strip()]
-        entries = [e for e in entries if e.split(":", 1)[0] != "ftp"]
-        used = {int(e.split(":")[2]) for e in entries if e.count(":") >= 6 and e.split(":")[2].isdigit()}
-        uid = next(u for u in range(64000, 65000) if u not in used)
-        entries.append("ftp:x:%d:65534:ftpmirror test anonymous FTP:%s:/usr/sbin/nologin"
-                       % (uid, self.root))
-        with open(self.passwd, "w", encoding="utf-8") as f:
-            f.write("\n".join(entries) + "\n")
-        os.chmod(self.passwd, 0o644)
-
     def _argv(self):
-        self._write_passwd()
+        _passwd_with_ftp(self.root, self.passwd)
         argv = [PURE_FTPD,
                 "-S", "127.0.0.1,%d" % self.port,
                 "-p", "%d:%d" % (self.passive[0], self.passive[-1]),
@@ -295,11 +401,7 @@ class PureFtpdServer(FtpServer):
                 "-O", "clf:%s" % self.xfer_log]
         if self.throttle:
             argv += ["-t", str(max(1, self.throttle // 1024))]
-        # unshare (no --fork) execs sh, which execs pure-ftpd: one pid, the
-        # leader of the process group helpers.spawn() created.
-        script = 'mount --bind "$1" /etc/passwd || exit 97; shift; exec "$@"'
-        return ["unshare", "--mount", "--propagation", "private",
-                "sh", "-c", script, "sh", self.passwd] + argv
+        return _with_private_passwd(self.passwd, argv)
 
     def _transfer_log_lines(self):
         return _log_lines(self.xfer_log)
@@ -319,7 +421,247 @@ class PureFtpdServer(FtpServer):
         return result
 
 
-SERVERS = {cls.kind: cls for cls in (PyftpdlibServer, PureFtpdServer)}
+class VsftpdServer(FtpServer):
+    kind = "vsftpd"
+    logs_commands = True
+    has_mlsd = False
+
+    # "Thu Nov 26 09:17:36 2026 [pid 22177] [ftp] FTP command: Client "127.0.0.1", "PWD""
+    LINE = re.compile(r'^.*? \[pid (?P<pid>\d+)\] (?:\[[^\]]*\] )?'
+                      r'(?P<what>FTP command|OK DOWNLOAD|FAIL DOWNLOAD): Client "[^"]*", (?P<rest>.*)$')
+    DOWNLOAD = re.compile(r'^"(?P<path>.*)", (?P<bytes>\d+) bytes, ')
+
+    @classmethod
+    def unavailable(cls):
+        return _unpacked_unavailable(VSFTPD) or _namespace_unavailable()
+
+    def __init__(self, root, workdir, throttle=0):
+        super().__init__(root, workdir, throttle)
+        self.port = helpers.ports.port()
+        self.namespace = None   # its private mount namespace, once started
+        base = os.path.join(workdir, "vsftpd-%d" % id(self))
+        self.config = base + ".conf"
+        self.log = base + ".log"            # commands, replies, transfers
+        self.xferlog = base + ".xferlog"    # wu-ftpd format (not parsed)
+        self.passwd = base + ".passwd"
+        self.empty = base + ".empty"        # secure_chroot_dir
+
+    def _argv(self):
+        _passwd_with_ftp(self.root, self.passwd)
+        os.makedirs(self.empty, mode=0o755, exist_ok=True)
+        options = [
+            ("listen", "YES"), ("listen_ipv6", "NO"), ("background", "NO"),
+            ("listen_address", "127.0.0.1"), ("listen_port", self.port),
+            # Anonymous and read-only; ftp_username's home (the generated
+            # passwd says root) is entered before anon_root.
+            ("anonymous_enable", "YES"), ("local_enable", "NO"), ("write_enable", "NO"),
+            ("anon_upload_enable", "NO"), ("anon_mkdir_write_enable", "NO"),
+            ("anon_other_write_enable", "NO"), ("no_anon_password", "YES"),
+            ("ftp_username", "ftp"), ("anon_root", self.root),
+            ("secure_chroot_dir", self.empty), ("seccomp_sandbox", "NO"),
+            ("tcp_wrappers", "NO"), ("use_localtime", "NO"), ("dirmessage_enable", "NO"),
+            ("max_clients", 0), ("max_per_ip", 0),
+            ("pasv_enable", "YES"), ("pasv_min_port", self.passive[0]),
+            ("pasv_max_port", self.passive[-1]), ("pasv_address", "127.0.0.1"),
+            ("pasv_addr_resolve", "NO"), ("connect_from_port_20", "NO"),
+            # Every command and reply, and every transfer, in vsftpd_log_file.
+            ("xferlog_enable", "YES"), ("xferlog_std_format", "NO"),
+            ("log_ftp_protocol", "YES"), ("vsftpd_log_file", self.log),
+            ("dual_log_enable", "YES"), ("xferlog_file", self.xferlog),
+            ("syslog_enable", "NO"),
+        ]
+        if self.throttle:
+            options.append(("anon_max_rate", self.throttle))   # bytes/s per session
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write("# generated by tests/integration/servers.py\n")
+            f.write("".join("%s=%s\n" % kv for kv in options))
+        # vsftpd refuses a config file it does not own (it runs as root).
+        os.chmod(self.config, 0o600)
+        return _with_private_passwd(self.passwd, [VSFTPD, self.config])
+
+    def _extra_outputs(self):
+        return [self.log]
+
+    # Each vsftpd session process makes itself a session leader (setsid),
+    # so killing the listener's process group leaves running sessions
+    # behind.  They all share the listener's private mount namespace, which
+    # no other process has: stop() kills what is left in it.
+
+    def _wait_ready(self):
+        super()._wait_ready()
+        ns = _mount_namespace(self.proc.pid)
+        if ns is None or ns == _mount_namespace(os.getpid()):
+            raise RuntimeError("vsftpd (pid %d) is not in a private mount namespace (%s)"
+                               % (self.proc.pid, ns))
+        self.namespace = ns
+
+    def stop(self):
+        try:
+            super().stop()
+        finally:
+            if self.namespace is not None:
+                deadline = time.monotonic() + 5
+                while True:
+                    left = _namespace_members(self.namespace)
+                    if not left:
+                        break
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("vsftpd session processes %s survive SIGKILL" % left)
+                    for pid in left:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                    time.sleep(0.05)
+            _reap_orphans("vsftpd")
+
+    def _records(self):
+        result = []
+        for line in _log_lines(self.log):
+            m = self.LINE.match(line)
+            result.append((int(m.group("pid")), m.group("what"), m.group("rest")) if m else None)
+        return result
+
+    def _transfer_log_lines(self):
+        return self._records()   # one log for commands and transfers
+
+    def commands(self, since=0):
+        result = []
+        for rec in self._records()[since:]:
+            if rec and rec[1] == "FTP command":
+                text = rec[2]
+                if text.startswith('"') and text.endswith('"'):
+                    text = text[1:-1]
+                cmd, _sep, arg = text.partition(" ")
+                # Before login the session is served by another process than
+                # after it: `session` is stable from login on.
+                result.append(Command(rec[0], cmd.upper(), arg))
+        return result
+
+    def transfers(self, since=0):
+        result = []
+        for rec in self._records()[since:]:
+            if rec and rec[1] in ("OK DOWNLOAD", "FAIL DOWNLOAD"):
+                m = self.DOWNLOAD.match(rec[2])
+                if m:
+                    result.append(Transfer(m.group("path").lstrip("/"), int(m.group("bytes")),
+                                           rec[1] == "OK DOWNLOAD"))
+        return result
+
+
+class ProftpdServer(FtpServer):
+    kind = "proftpd"
+    logs_commands = True
+
+    # ExtendedLog fields, tab-separated; the argument (%J) last, so it may
+    # hold anything but a newline.
+    LOG_FORMAT = "%P\t%m\t%s\t%b\t%{transfer-status}\t%F\t%J"
+
+    @classmethod
+    def unavailable(cls):
+        if os.geteuid() != 0:
+            return "needs root (it switches to its anonymous user)"
+        return _unpacked_unavailable(PROFTPD)
+
+    def __init__(self, root, workdir, throttle=0):
+        super().__init__(root, workdir, throttle)
+        self.port = helpers.ports.port()
+        base = os.path.join(workdir, "proftpd-%d" % id(self))
+        self.base = base
+        self.config = base + ".conf"
+        self.log = base + ".cmds"           # ExtendedLog: every command
+        self.xferlog = base + ".xferlog"    # TransferLog (not parsed)
+        self.system_log = base + ".system.log"
+        self.passwd = base + ".passwd"
+        self.group = base + ".group"
+
+    def _write_auth_files(self):
+        """AuthUserFile and AuthGroupFile: the machine's entries plus our
+        `ftp` user; proftpd refuses world-readable ones."""
+        _passwd_with_ftp(self.root, self.passwd)
+        shutil.copyfile("/etc/group", self.group)
+        for path in (self.passwd, self.group):
+            os.chmod(path, 0o600)
+
+    def _argv(self):
+        self._write_auth_files()
+        rate = ""
+        if self.throttle:
+            rate = "  TransferRate RETR %.1f\n" % (self.throttle / 1024.0)   # KiB/s
+        config = """# generated by tests/integration/servers.py
+ServerType standalone
+ServerName "ftpmirror test proftpd"
+DefaultServer on
+DefaultAddress 127.0.0.1
+SocketBindTight on
+UseIPv6 off
+Port {port}
+User nobody
+Group nogroup
+PidFile {base}.pid
+ScoreboardFile {base}.scoreboard
+SystemLog {system_log}
+WtmpLog off
+AuthPAM off
+AuthUserFile {passwd}
+AuthGroupFile {group}
+AuthOrder mod_auth_file.c
+UseReverseDNS off
+DelayEngine off
+ControlsEngine off
+MaxInstances 200
+PassivePorts {pasv_first} {pasv_last}
+MasqueradeAddress 127.0.0.1
+TimesGMT on
+TransferLog {xferlog}
+LogFormat cmds "{log_format}"
+ExtendedLog {log} ALL cmds
+<Anonymous "{root}">
+  User ftp
+  Group nogroup
+  UserAlias anonymous ftp
+  RequireValidShell off
+  MaxClients 200
+{rate}  <Limit WRITE>
+    DenyAll
+  </Limit>
+</Anonymous>
+""".format(port=self.port, base=self.base, system_log=self.system_log, passwd=self.passwd,
+           group=self.group, pasv_first=self.passive[0], pasv_last=self.passive[-1],
+           xferlog=self.xferlog, log_format=self.LOG_FORMAT, log=self.log, root=self.root,
+           rate=rate)
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(config)
+        os.chmod(self.config, 0o600)
+        # -n: foreground, no fork into the background; -q: quiet startup.
+        return [PROFTPD, "-n", "-q", "-c", self.config]
+
+    def _extra_outputs(self):
+        return [self.system_log]
+
+    def _records(self):
+        return [line.split("\t", 6) for line in _log_lines(self.log)]
+
+    def _transfer_log_lines(self):
+        return self._records()   # one log for commands and transfers
+
+    def commands(self, since=0):
+        result = []
+        for fields in self._records()[since:]:
+            if len(fields) == 7 and fields[0].isdigit():
+                result.append(Command(int(fields[0]), fields[1].upper(), fields[6]))
+        return result
+
+    def transfers(self, since=0):
+        result = []
+        for fields in self._records()[since:]:
+            if len(fields) == 7 and fields[1].upper() == "RETR" and fields[5] not in ("", "-"):
+                nbytes = int(fields[3]) if fields[3].isdigit() else 0
+                result.append(Transfer(fields[5].lstrip("/"), nbytes, fields[4] == "success"))
+        return result
+
+
+SERVERS = {cls.kind: cls for cls in (PyftpdlibServer, PureFtpdServer, VsftpdServer, ProftpdServer)}
 
 
 def make_server(kind, root, workdir, throttle=0):

@@ -76,8 +76,11 @@ static const struct row mlsd_rows[] = {
 	R("type=pdir;modify=20220801113220; /", IGN),
 	{ "type=CDir; .", 0, E, ENTRY_SELF, -1, 0, MTIME_NONE, ".", NULL,
 	  NULL, -1 },
-	R("type=file;size=1; .", IGN),
-	R("type=dir;size=1; ..", IGN),
+	/* "." and ".." other than cdir/pdir go on, to be refused by name */
+	{ "type=file;size=1; .", 0, E, ENTRY_FILE, 1, 0, MTIME_NONE, ".",
+	  NULL, NULL, -1 },
+	{ "type=dir;size=1; ..", 0, E, ENTRY_DIR, 1, 0, MTIME_NONE, "..",
+	  NULL, NULL, -1 },
 	{ "type=file;size=1; ...", 0, E, ENTRY_FILE, 1, 0, MTIME_NONE, "...",
 	  NULL, NULL, -1 },
 	/* fact names and type values in any case; fractions dropped */
@@ -233,7 +236,9 @@ static const struct row unix_rows[] = {
 	{ "lrwxrwxrwx 1 ftp ftp 5 Aug  1  2022 a->b", 0, E, ENTRY_LINK, 5,
 	  T_20220801, MTIME_DAY, "a->b", NULL, NULL, 0777 },
 	R("lrwxrwxrwx 1 ftp ftp 5 Aug  1  2022  -> x", BAD),
-	R("lrwxrwxrwx 1 ftp ftp 5 Aug  1  2022 . -> x", IGN),
+	/* only ls -a's directory lines "." and ".." are skipped */
+	{ "lrwxrwxrwx 1 ftp ftp 5 Aug  1  2022 . -> x", 0, E, ENTRY_LINK, 5,
+	  1659312000, MTIME_DAY, ".", "x", NULL, 0777 },
 	{ "-rw-r--r-- 1 ftp ftp 11 Aug  1  2022 a -> b", 0, E, ENTRY_FILE, 11,
 	  T_20220801, MTIME_DAY, "a -> b", NULL, NULL, 0644 },
 	/* names keep their spaces */
@@ -704,6 +709,7 @@ collect_free(struct collect *c)
 	c->log = NULL;
 }
 
+
 static const char list_stream[] =
 	"total 24\r\n"
 	"drwxr-xr-x   2 ftp ftp 4096 Aug  1  2022 .\r\n"
@@ -737,20 +743,21 @@ static void
 test_stream_list(void **state)
 {
 	struct collect	c;
-	const char	*want =
+	/* pw is followed by garbage, so it is reported bad with it */
+	const char	*expect =
 	    "E 0 3387 1659312000 1 1 644 10 SHA256SUMS||\n"
-	    "E 2 11 1732501500 2 1 777 2 pw|/etc/passwd|\n"
+	    "B 56 lrwxrwxrwx   1 ftp ftp 11 Nov 25 02:25 pw -> /etc/passwd\n"
 	    "B 12 garbage line\n";
 
 	(void)state;
 	run_stream(LISTING_LIST, list_stream, sizeof(list_stream) - 1, NULL,
 	    0, &c);
-	assert_int_equal(c.entries, 7);
-	assert_int_equal(c.bad, 2);
+	assert_int_equal(c.entries, 6);
+	assert_int_equal(c.bad, 3);
 	/* the first lines, and the NUL line handed whole to on_bad */
-	assert_memory_equal(c.log, want, strlen(want));
-	assert_memory_equal(c.log + strlen(want), "B 46 -rw-r--r-- 1 ftp ftp 5 "
-	    "Aug  1  2022 nul\0inside\n", 52);
+	assert_memory_equal(c.log, expect, strlen(expect));
+	assert_memory_equal(c.log + strlen(expect), "B 46 -rw-r--r-- 1 ftp ftp "
+	    "5 Aug  1  2022 nul\0inside\n", 52);
 	assert_true(log_has(&c,
 	    "E 0 5 1659312000 1 1 644 11 cr in name\r||\n"));
 	assert_true(log_has(&c, "E 0 3387 1659353520 2 1 "
@@ -770,7 +777,7 @@ test_stream_mlsd(void **state)
 	    "E 4 -1 1659353540 3 0 37777777777 4 /pub||\n"
 	    "E 0 3387 1659353540 3 0 644 10 SHA256SUMS||FE00UA846C7\n"
 	    "E 1 4096 1659353540 3 0 37777777777 7 sub dir||\n"
-	    "E 2 2 0 0 0 37777777777 4 link|/x|\n"
+	    "B 34 type=OS.unix=slink:/x;size=2; link\n"
 	    "B 11 type=file; \n"
 	    "B 5 bogus\n"
 	    "E 0 1 0 0 0 37777777777 4 last||\n";
@@ -779,8 +786,8 @@ test_stream_mlsd(void **state)
 	run_stream(LISTING_MLSD, mlsd_stream, sizeof(mlsd_stream) - 1, NULL,
 	    0, &c);
 	assert_string_equal(c.log, want);
-	assert_int_equal(c.entries, 5);
-	assert_int_equal(c.bad, 2);
+	assert_int_equal(c.entries, 4);
+	assert_int_equal(c.bad, 3);
 	collect_free(&c);
 }
 
@@ -946,6 +953,38 @@ test_stream_limit(void **state)
 	}
 }
 
+/*
+ * libcurl reads listings in ASCII mode and turns a CR inside a name into
+ * a line break: "cr\rname" arrives as "...; cr" and "name".  The first
+ * half must not pass for an entry of its own.
+ */
+static void
+test_stream_cr_split(void **state)
+{
+	struct collect	c;
+	static const char mlsd[] =
+	    "type=file;size=1; before\r\n"
+	    "type=file;size=5; cr\n"
+	    "name\r\n"
+	    "type=file;size=2; after\r\n";
+	static const char list[] =
+	    "-rw-r--r-- 1 ftp ftp 5 Aug  1  2022 cr\n"
+	    "name -> x\r\n"
+	    "-rw-r--r-- 1 ftp ftp 5 Aug  1  2022 after\r\n";
+
+	(void)state;
+	run_stream(LISTING_MLSD, mlsd, sizeof(mlsd) - 1, NULL, 0, &c);
+	assert_int_equal(c.entries, 2);
+	assert_int_equal(c.bad, 2);
+	assert_false(log_has(&c, " cr||"));
+	assert_true(log_has(&c, "B 20 type=file;size=5; cr\n"));
+	collect_free(&c);
+	run_stream(LISTING_LIST, list, sizeof(list) - 1, NULL, 0, &c);
+	assert_int_equal(c.entries, 1);
+	assert_int_equal(c.bad, 2);
+	collect_free(&c);
+}
+
 static void
 test_stream_misc(void **state)
 {
@@ -962,8 +1001,13 @@ test_stream_misc(void **state)
 	listing_parser_feed(p, NULL, 0);
 	listing_parser_finish(p);
 	listing_parser_finish(p);
-	assert_int_equal(listing_parser_entries(p), 1);
-	assert_int_equal(listing_parser_bad(p), 1);
+	/* x is followed by garbage: it may be half a name, so bad too */
+	assert_int_equal(listing_parser_entries(p), 0);
+	assert_int_equal(listing_parser_bad(p), 2);
+	listing_parser_feed(p, "type=file; y\n\ntype=file; z", 26);
+	listing_parser_finish(p);
+	assert_int_equal(listing_parser_entries(p), 2);
+	assert_int_equal(listing_parser_bad(p), 2);
 	listing_parser_free(p);
 
 	/* CR only, LF only, empty input */
@@ -1133,6 +1177,7 @@ main(void)
 		cmocka_unit_test(test_stream_splits),
 		cmocka_unit_test(test_stream_long),
 		cmocka_unit_test(test_stream_limit),
+		cmocka_unit_test(test_stream_cr_split),
 		cmocka_unit_test(test_stream_misc),
 		cmocka_unit_test(test_feat),
 		cmocka_unit_test(test_mdtm),
