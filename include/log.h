@@ -7,6 +7,8 @@
 #ifndef FTPMIRROR_LOG_H
 #define FTPMIRROR_LOG_H
 
+#include <stdbool.h>
+
 enum log_level {
 	LOG_LEVEL_ERR,		/* always shown */
 	LOG_LEVEL_WARN,		/* shown unless --quiet */
@@ -16,6 +18,12 @@ enum log_level {
 
 /* Set the most detailed level shown; reads JOURNAL_STREAM once. */
 void log_init(enum log_level max);
+
+/*
+ * A status line (progress) is on the terminal: each message first erases
+ * it, and the next redraw puts it back under the message.
+ */
+void log_set_status_line(bool on);
 
 /* The level set by log_init. */
 enum log_level log_max_level(void);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "listing.h"
+#include "progress.h"
 #include "state.h"
 
 struct job;
@@ -33,6 +34,7 @@ struct run {
 	bool		 remote_unusable; /* connect, login or root listing failed */
 	char		*message;	/* first fatal reason, owned */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
+	struct progress	 progress;	/* the terminal's status line */
 };
 
 /* Record an event of the run (nothing in a dry run). */

@@ -92,6 +92,25 @@ struct run_info {
 	const char	*message;	/* may be NULL */
 };
 
+/* A job as its runs tell it, for status, metrics and the scheduler. */
+struct job_summary {
+	struct run_info	 last;		/* its newest run */
+	const char	*last_ok_at;	/* finished_at of the last ok run, or NULL */
+	int64_t		 last_ok;	/* the same in seconds, or -1 */
+	int64_t		 failures;	/* runs not ok since the last ok one */
+	int64_t		 started;	/* newest run's start, seconds */
+	int64_t		 finished;	/* its end, seconds, or -1 */
+};
+
+/* One event of a path, for `show`. */
+struct event_info {
+	const char	*time;
+	int64_t		 run_id;
+	const char	*action;
+	int64_t		 bytes;		/* -1 when NULL */
+	const char	*detail;	/* may be NULL */
+};
+
 struct state;
 
 /*
@@ -131,6 +150,20 @@ int state_event(struct state *st, int64_t run_id, const char *path,
  */
 int state_history(struct state *st, const char *job, int limit,
     void (*fn)(void *arg, const struct run_info *r), void *arg);
+
+/*
+ * Call fn with the summary of each job that has runs, by name (only job's
+ * when job is not NULL).  Strings are valid during the call only.
+ */
+int state_summaries(struct state *st, const char *job,
+    void (*fn)(void *arg, const struct job_summary *js), void *arg);
+
+/* Call fn for each event of path in job's runs, newest first, at most limit. */
+int state_show(struct state *st, const char *job, const char *path,
+    int limit, void (*fn)(void *arg, const struct event_info *ev), void *arg);
+
+/* Delete the events of job's runs that started more than days ago. */
+int state_prune_events(struct state *st, const char *job, int days);
 
 /* scan */
 int state_scan_reset(struct state *st, const char *job);

@@ -25,6 +25,7 @@ struct sync_opts {
 	bool			 dry;	/* print the plan, change nothing */
 	bool			 json;	/* summary as a JSON object */
 	volatile sig_atomic_t	*stop;	/* set on SIGTERM/SIGINT */
+	const char		*metrics_file; /* or NULL: the job's, if any */
 };
 
 /* Run job once, recording it in st.  Returns an enum sync_status. */

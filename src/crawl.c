@@ -464,6 +464,10 @@ crawl_on_entry(void *arg, const struct entry *e)
 	if (d.state == SCAN_DIR_PENDING && job->max_depth > 0 &&
 	    row.depth >= job->max_depth)
 		row.state = SCAN_DIR_UNLISTED;
+	if (row.state == SCAN_FILE_FETCH) {
+		r->progress.files_total++;
+		r->progress.bytes_total += row.size > 0 ? row.size : 0;
+	}
 	switch (state_scan_add(r->state, job->name, cl->dir.path, path,
 	    e->link_target, e->unique, &row)) {
 	case -1:

@@ -88,6 +88,7 @@ fetch_on_data(void *arg, const char *buf, size_t len)
 		return -1;
 	}
 	f->written += (int64_t)len;
+	f->r->progress.bytes_done += (int64_t)len;
 	return 0;
 }
 
@@ -133,6 +134,7 @@ fetch_complete(struct fetch *f, int64_t filetime)
 	    state_scan_set(r->state, f->row.id, SCAN_FILE_STAGED,
 	    f->row.tries + 1, 0) == -1)
 		return -1;
+	r->progress.files_done++;
 	log_debug("%s: fetched /%s (%lld bytes)", r->job->name, f->row.path,
 	    (long long)f->written);
 	return 0;
@@ -325,6 +327,7 @@ fetch_start_next(struct run *r)
 	if (xfer_start(r->xfer, &req) == -1)
 		goto fail;
 	log_debug("%s: fetching /%s", r->job->name, f->row.path);
+	progress_current(&r->progress, f->row.path);
 	return 1;
 fail:
 	fetch_free(f);
@@ -473,6 +476,9 @@ check_on_done(void *arg, const struct xfer_result *res)
 		} else {
 			log_debug("%s: /%s changed (MDTM)", r->job->name,
 			    c->row.path);
+			r->progress.files_total++;
+			r->progress.bytes_total += c->row.size > 0 ?
+			    c->row.size : 0;
 			if (state_scan_set_action(r->state, c->row.id,
 			    check_local_mtime(r, c->row.path) == -1 ?
 			    SCAN_ACTION_ADD : SCAN_ACTION_CHANGE) == -1 ||

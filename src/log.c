@@ -10,6 +10,7 @@
 
 static enum log_level	log_max = LOG_LEVEL_INFO;
 static int		log_journal;	/* prefix lines with "<N>" */
+static bool		log_status_line; /* erase it before each message */
 
 /*
  * Set the most detailed level shown.  JOURNAL_STREAM is set by systemd when
@@ -20,6 +21,13 @@ log_init(enum log_level max)
 {
 	log_max = max;
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
+}
+
+/* A status line is on the terminal (or no longer). */
+void
+log_set_status_line(bool on)
+{
+	log_status_line = on;
 }
 
 /* The level set by log_init. */
@@ -38,6 +46,8 @@ log_vprint(enum log_level level, const char *fmt, va_list ap)
 
 	if (level > log_max)
 		return;
+	if (log_status_line)
+		fputs("\r\033[K", stderr);
 	if (log_journal)
 		fprintf(stderr, "<%d>", priority[level]);
 	fprintf(stderr, "ftpmirror: %s", tag[level]);

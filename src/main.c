@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "job.h"
 #include "log.h"
 #include "path.h"
 #include "report.h"
+#include "runner.h"
 #include "state.h"
 #include "sync.h"
 
@@ -28,6 +30,7 @@
 struct globals {
 	const char	*db;		/* --db, or NULL for the default */
 	const char	*jobs_dir;
+	const char	*metrics_file;	/* $FTPMIRROR_METRICS_FILE */
 	bool		 json;
 	char		 db_buf[PATH_MAX];
 };
@@ -40,12 +43,20 @@ struct cmd {
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void
 on_stop_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+static void
+on_reload_signal(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
 }
 
 static void
@@ -58,6 +69,8 @@ install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_reload_signal;
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	/* A file size limit must fail the write (EFBIG), not kill us. */
@@ -118,6 +131,7 @@ cmd_sync(struct globals *g, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "metrics-file", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sync_opts so;
@@ -130,10 +144,14 @@ cmd_sync(struct globals *g, int argc, char **argv)
 	memset(&so, 0, sizeof(so));
 	so.json = g->json;
 	so.stop = &stop_requested;
+	so.metrics_file = g->metrics_file;
 	while ((c = getopt_long(argc, argv, "nj", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			so.dry = true;
+			break;
+		case 'm':
+			so.metrics_file = optarg;
 			break;
 		case 'j':
 			so.json = true;
@@ -295,17 +313,324 @@ cmd_history(struct globals *g, int argc, char **argv)
 	return rc == -1 ? SYNC_PARTIAL : 0;
 }
 
+/* --max-parallel-jobs and --metrics-file, shared by due and run. */
+static int
+runner_args(struct globals *g, int argc, char **argv, struct runner_opts *ro)
+{
+	static const struct option opts[] = {
+		{ "max-parallel-jobs", required_argument, NULL, 'p' },
+		{ "metrics-file", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char *end;
+	long n;
+	int c;
+
+	memset(ro, 0, sizeof(*ro));
+	ro->jobs_dir = g->jobs_dir;
+	ro->max_parallel = 1;
+	ro->metrics_file = g->metrics_file;
+	ro->stop = &stop_requested;
+	ro->reload = &reload_requested;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > 64) {
+				log_err("--max-parallel-jobs: expected 1 to 64");
+				return -1;
+			}
+			ro->max_parallel = (int)n;
+			break;
+		case 'm':
+			ro->metrics_file = optarg;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		log_err("usage: ftpmirror %s [--max-parallel-jobs N] "
+		    "[--metrics-file PATH]", argv[0]);
+		return -1;
+	}
+	if ((ro->db_path = db_path(g, true)) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+cmd_due(struct globals *g, int argc, char **argv)
+{
+	struct runner_opts ro;
+
+	if (runner_args(g, argc, argv, &ro) == -1)
+		return SYNC_USAGE;
+	install_signals();
+	return runner_due(&ro);
+}
+
+static int
+cmd_run(struct globals *g, int argc, char **argv)
+{
+	struct runner_opts ro;
+
+	if (runner_args(g, argc, argv, &ro) == -1)
+		return SYNC_USAGE;
+	install_signals();
+	return runner_daemon(&ro);
+}
+
+/* `status`: the jobs of the jobs directory, then any others in history. */
+struct status_ctx {
+	struct state	*st;
+	bool		 json;
+	int		 n;
+	int64_t		 now;
+	const char	*only;		/* one job's name, or NULL */
+	char		**seen;		/* names shown, owned */
+	size_t		 nseen;
+};
+
+struct status_one {
+	struct status_ctx	*ctx;
+	const struct job	*job;	/* or NULL: known from history only */
+	const char		*name;
+	bool			 found;
+};
+
+static void
+status_print(struct status_ctx *ctx, const struct status_row *row)
+{
+	if (ctx->json) {
+		fputs(ctx->n ? ",\n  " : "\n  ", stdout);
+		report_status_json(stdout, row);
+	} else {
+		if (ctx->n == 0)
+			report_status_header(stdout);
+		report_status_text(stdout, row);
+	}
+	ctx->n++;
+}
+
+static void
+status_summary(void *arg, const struct job_summary *js)
+{
+	struct status_one *one = arg;
+	struct status_row row;
+
+	row.job = js->last.job;
+	row.js = js;
+	row.now = one->ctx->now;
+	row.next_due = one->job ? runner_next_due(one->job, js, row.now) : -1;
+	status_print(one->ctx, &row);
+	one->found = true;
+}
+
+static void
+status_job(void *arg, const struct job *job)
+{
+	struct status_ctx *ctx = arg;
+	struct status_one one = { ctx, job, job->name, false };
+	struct status_row row;
+	char **nv;
+
+	if (ctx->only != NULL && strcmp(ctx->only, job->name) != 0)
+		return;
+	if ((nv = realloc(ctx->seen, (ctx->nseen + 1) * sizeof(*nv))) != NULL) {
+		ctx->seen = nv;
+		if ((nv[ctx->nseen] = strdup(job->name)) != NULL)
+			ctx->nseen++;
+	}
+	state_summaries(ctx->st, job->name, status_summary, &one);
+	if (!one.found) {
+		row.job = job->name;
+		row.js = NULL;
+		row.now = ctx->now;
+		row.next_due = runner_next_due(job, NULL, ctx->now);
+		status_print(ctx, &row);
+	}
+}
+
+static void
+status_history_only(void *arg, const struct job_summary *js)
+{
+	struct status_one *one = arg;
+	size_t i;
+
+	if (one->ctx->only != NULL && strcmp(one->ctx->only, js->last.job) != 0)
+		return;
+	for (i = 0; i < one->ctx->nseen; i++)
+		if (strcmp(one->ctx->seen[i], js->last.job) == 0)
+			return;
+	status_summary(one, js);
+}
+
+static int
+cmd_status(struct globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct status_ctx ctx;
+	struct status_one rest;
+	struct job_errors errs = { NULL, 0 };
+	struct job *job = NULL;
+	const char *db;
+	size_t i;
+	int c, rc = 0;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.json = g->json;
+	ctx.now = (int64_t)time(NULL);
+	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (c != 'j')
+			return SYNC_USAGE;
+		ctx.json = true;
+	}
+	if (optind + 1 < argc) {
+		log_err("usage: ftpmirror status [JOB] [--json]");
+		return SYNC_USAGE;
+	}
+	if ((db = db_path(g, true)) == NULL ||
+	    (ctx.st = state_open(db, false)) == NULL)
+		return SYNC_PARTIAL;
+	if (ctx.json)
+		fputc('[', stdout);
+	if (optind < argc) {
+		/* One job: a file or a name; its history even without a file. */
+		if ((job = job_load(argv[optind], g->jobs_dir, &errs)) != NULL)
+			status_job(&ctx, job);
+		else if (strchr(argv[optind], '/') == NULL) {
+			job_errors_free(&errs);
+			ctx.only = argv[optind];
+		} else {
+			print_job_errors(&errs);
+			rc = SYNC_USAGE;
+		}
+	} else
+		runner_foreach_job(g->jobs_dir, status_job, &ctx);
+	if (job == NULL && rc == 0) {
+		memset(&rest, 0, sizeof(rest));
+		rest.ctx = &ctx;
+		if (state_summaries(ctx.st, NULL, status_history_only, &rest) ==
+		    -1)
+			rc = SYNC_PARTIAL;
+	}
+	if (ctx.json)
+		fputs(ctx.n ? "\n]\n" : "]\n", stdout);
+	else if (ctx.n == 0 && rc == 0)
+		log_info("no jobs in %s and no runs in %s", g->jobs_dir, db);
+	job_free(job);
+	for (i = 0; i < ctx.nseen; i++)
+		free(ctx.seen[i]);
+	free(ctx.seen);
+	state_close(ctx.st);
+	return rc;
+}
+
+struct show_ctx {
+	bool	json;
+	int	n;
+};
+
+static void
+show_event(void *arg, const struct event_info *ev)
+{
+	struct show_ctx *sc = arg;
+
+	if (sc->json) {
+		fputs(sc->n ? ",\n  " : "\n  ", stdout);
+		report_event_json(stdout, ev);
+	} else
+		report_event_text(stdout, ev);
+	sc->n++;
+}
+
+static int
+cmd_show(struct globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct show_ctx sc = { g->json, 0 };
+	struct job_errors errs = { NULL, 0 };
+	struct job *job = NULL;
+	struct state *st;
+	const char *db, *name, *path;
+	char *end;
+	long limit = 100;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "jl:", opts, NULL)) != -1) {
+		if (c == 'j')
+			sc.json = true;
+		else if (c == 'l') {
+			errno = 0;
+			limit = strtol(optarg, &end, 10);
+			if (errno || *end || limit < 1 || limit > 1000000) {
+				log_err("--limit: expected a positive number");
+				return SYNC_USAGE;
+			}
+		} else
+			return SYNC_USAGE;
+	}
+	if (optind + 2 != argc) {
+		log_err("usage: ftpmirror show JOB PATH [--json] [--limit N]");
+		return SYNC_USAGE;
+	}
+	/* A job file names its job; a bare name is taken as it is. */
+	name = argv[optind];
+	if (strchr(name, '/') != NULL || strstr(name, ".y") != NULL) {
+		if ((job = job_load(name, g->jobs_dir, &errs)) == NULL) {
+			print_job_errors(&errs);
+			return SYNC_USAGE;
+		}
+		name = job->name;
+	}
+	path = argv[optind + 1];
+	while (*path == '/')
+		path++;
+	if ((db = db_path(g, true)) == NULL || (st = state_open(db, false)) ==
+	    NULL) {
+		job_free(job);
+		return SYNC_PARTIAL;
+	}
+	if (sc.json)
+		fputc('[', stdout);
+	rc = state_show(st, name, path, (int)limit, show_event, &sc);
+	if (sc.json)
+		fputs(sc.n ? "\n]\n" : "]\n", stdout);
+	else if (sc.n == 0 && rc == 0)
+		log_info("%s: no history for /%s", name, path);
+	state_close(st);
+	job_free(job);
+	return rc == -1 ? SYNC_PARTIAL : 0;
+}
+
 static int cmd_help(struct globals *g, int argc, char **argv);
 
 static const struct cmd commands[] = {
-	{ "sync", cmd_sync, "[--dry-run] JOB...",
+	{ "sync", cmd_sync, "[--dry-run] [--metrics-file PATH] JOB...",
 	    "run these jobs now, one after another" },
 	{ "check", cmd_check, "JOB...",
 	    "validate job files without touching the network" },
 	{ "ls", cmd_ls, "URL",
 	    "list one remote directory as ftpmirror parses it" },
-	{ "history", cmd_history, "[JOB] [--limit N]",
+	{ "history", cmd_history, "[JOB] [--limit N] [--json]",
 	    "past runs, newest first" },
+	{ "status", cmd_status, "[JOB] [--json]",
+	    "per job: last run, result, age, next due" },
+	{ "show", cmd_show, "JOB PATH [--limit N] [--json]",
+	    "the history of one file" },
+	{ "due", cmd_due, "[--max-parallel-jobs N] [--metrics-file PATH]",
+	    "run once every job that is due (for cron)" },
+	{ "run", cmd_run, "[--max-parallel-jobs N] [--metrics-file PATH]",
+	    "the scheduler: run jobs as they fall due" },
 	{ "help", cmd_help, "", "this text" },
 };
 
@@ -329,7 +654,7 @@ usage(FILE *out)
 	    "  --version, --help\n\n"
 	    "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %-22s %s\n", commands[i].name,
+		fprintf(out, "  %-8s %s\n           %s\n", commands[i].name,
 		    commands[i].args, commands[i].help);
 	fprintf(out, "\nexit status: 0 ok, 1 some files failed, 2 usage or "
 	    "job-file error,\n3 job already running, 4 remote unusable, "
@@ -369,6 +694,8 @@ main(int argc, char **argv)
 	g.jobs_dir = "/etc/ftpmirror/jobs.d";
 	if ((env = getenv("FTPMIRROR_JOBS_DIR")) != NULL && env[0] != '\0')
 		g.jobs_dir = env;
+	if ((env = getenv("FTPMIRROR_METRICS_FILE")) != NULL && env[0] != '\0')
+		g.metrics_file = env;
 	/* "+": global options end at the command's name. */
 	while ((c = getopt_long(argc, argv, "+qvh", opts, NULL)) != -1) {
 		switch (c) {
@@ -407,6 +734,13 @@ main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			argc -= optind;
 			argv += optind;
+			if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+			    strcmp(argv[1], "-h") == 0)) {
+				printf("usage: ftpmirror %s %s\n%s\n",
+				    commands[i].name, commands[i].args,
+				    commands[i].help);
+				exit(0);
+			}
 			/*
 			 * 0 makes glibc start afresh: argv[0] is the
 			 * command, and options may follow its arguments.

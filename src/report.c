@@ -40,6 +40,141 @@ report_run_text(FILE *out, const struct run_info *r)
 	    r->message ? "  " : "", r->message ? r->message : "");
 }
 
+/* "3d 4h", "2h 5m", "42s": an age or a delay. */
+static void
+report_age(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		snprintf(buf, len, "-");
+	else if (s >= 86400)
+		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400),
+		    (long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, len, "%lldh %lldm", (long long)(s / 3600),
+		    (long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, len, "%lldm %llds", (long long)(s / 60),
+		    (long long)(s % 60));
+	else
+		snprintf(buf, len, "%llds", (long long)s);
+}
+
+/* The header of `status`. */
+void
+report_status_header(FILE *out)
+{
+	fprintf(out, "%-20s %-20s  %-8s %-16s %9s  %-9s %s\n", "JOB",
+	    "LAST RUN", "RESULT", "FILES +/~/-", "BYTES", "AGE", "NEXT DUE");
+}
+
+/* A job's status line. */
+void
+report_status_text(FILE *out, const struct status_row *s)
+{
+	char size[32], age[32], next[32], files[64];
+	const struct job_summary *js = s->js;
+
+	if (s->next_due < 0)
+		snprintf(next, sizeof(next), "-");
+	else if (s->next_due <= s->now)
+		snprintf(next, sizeof(next), "now");
+	else
+		state_iso_time(s->next_due, next, sizeof(next));
+	if (js == NULL) {
+		fprintf(out, "%-20s %-20s  %-8s %-16s %9s  %-9s %s\n", s->job,
+		    "never", "-", "-", "-", "-", next);
+		return;
+	}
+	report_bytes(js->last.counts.bytes, size, sizeof(size));
+	report_age(js->last_ok >= 0 ? s->now - js->last_ok : -1, age,
+	    sizeof(age));
+	snprintf(files, sizeof(files), "+%lld/~%lld/-%lld",
+	    (long long)js->last.counts.added, (long long)js->last.counts.changed,
+	    (long long)js->last.counts.deleted);
+	fprintf(out, "%-20s %-20s  %-8s %-16s %9s  %-9s %s\n", s->job,
+	    js->last.started_at, js->last.status, files, size, age, next);
+}
+
+static void
+report_time_json(FILE *out, int64_t t)
+{
+	char buf[32];
+
+	if (t < 0) {
+		fputs("null", out);
+		return;
+	}
+	state_iso_time(t, buf, sizeof(buf));
+	json_string(out, buf);
+}
+
+/* A job's status as JSON. */
+void
+report_status_json(FILE *out, const struct status_row *s)
+{
+	const struct job_summary *js = s->js;
+
+	fputs("{\"job\": ", out);
+	json_string(out, s->job);
+	if (js != NULL) {
+		fprintf(out, ", \"last_run_id\": %" PRId64
+		    ", \"last_started_at\": ", js->last.id);
+		json_string(out, js->last.started_at);
+		fputs(", \"last_finished_at\": ", out);
+		json_string(out, js->last.finished_at);
+		fputs(", \"last_status\": ", out);
+		json_string(out, js->last.status);
+		fprintf(out, ", \"files_added\": %" PRId64 ", \"files_changed\": %"
+		    PRId64 ", \"files_deleted\": %" PRId64
+		    ", \"bytes_downloaded\": %" PRId64 ", \"errors\": %" PRId64
+		    ", \"failures_in_a_row\": %" PRId64 ", \"last_ok_at\": ",
+		    js->last.counts.added, js->last.counts.changed,
+		    js->last.counts.deleted, js->last.counts.bytes,
+		    js->last.counts.errors, js->failures);
+		json_string(out, js->last_ok_at);
+		if (js->last_ok >= 0)
+			fprintf(out, ", \"age_seconds\": %" PRId64,
+			    s->now - js->last_ok);
+		else
+			fputs(", \"age_seconds\": null", out);
+	} else
+		fputs(", \"last_run_id\": null, \"last_status\": null", out);
+	fputs(", \"next_due_at\": ", out);
+	report_time_json(out, s->next_due);
+	fputc('}', out);
+}
+
+/* One event line of `show`. */
+void
+report_event_text(FILE *out, const struct event_info *ev)
+{
+	char size[32];
+
+	if (ev->bytes >= 0)
+		report_bytes(ev->bytes, size, sizeof(size));
+	else
+		snprintf(size, sizeof(size), "-");
+	fprintf(out, "%s  run %-6" PRId64 " %-7s %9s  %s\n", ev->time,
+	    ev->run_id, ev->action, size, ev->detail ? ev->detail : "");
+}
+
+/* One event of `show` as JSON. */
+void
+report_event_json(FILE *out, const struct event_info *ev)
+{
+	fputs("{\"time\": ", out);
+	json_string(out, ev->time);
+	fprintf(out, ", \"run_id\": %" PRId64 ", \"action\": ", ev->run_id);
+	json_string(out, ev->action);
+	if (ev->bytes >= 0)
+		fprintf(out, ", \"bytes\": %" PRId64, ev->bytes);
+	else
+		fputs(", \"bytes\": null", out);
+	fputs(", \"detail\": ", out);
+	json_string(out, ev->detail);
+	fputc('}', out);
+}
+
 /* One JSON object per run. */
 void
 report_run_json(FILE *out, const struct run_info *r)

@@ -37,6 +37,10 @@ enum stmt_id {
 	ST_SCAN_SET_UNIQUE,
 	ST_SCAN_UNIQUE,
 	ST_FILES_GET,
+	ST_SUMMARY_ALL,
+	ST_SUMMARY_JOB,
+	ST_SHOW,
+	ST_PRUNE,
 	ST_FILES_MARK_RECHECK,
 	ST_SCAN_COUNT,
 	ST_STAGED_GET,
@@ -60,6 +64,27 @@ enum stmt_id {
  * the BINARY collation compares bytes, so this range is exactly the subtree
  * and uses the primary key.
  */
+/*
+ * Per job: its newest run, when it last succeeded, how many runs in a row
+ * have not, and the newest run's times in seconds.
+ */
+#define STATE_SUMMARY_SQL(where)					\
+	"SELECT r.id, r.job, r.started_at, r.finished_at, r.status, "	\
+	"r.files_added, r.files_changed, r.files_deleted, "		\
+	"r.bytes_downloaded, r.errors, r.message, "			\
+	"(SELECT max(finished_at) FROM runs o WHERE o.job = r.job "	\
+	"AND o.status = 'ok'), "					\
+	"(SELECT count(*) FROM runs f WHERE f.job = r.job AND "		\
+	"f.status IN ('failed', 'partial', 'aborted') AND f.id > "	\
+	"coalesce((SELECT max(id) FROM runs o WHERE o.job = r.job "	\
+	"AND o.status = 'ok'), 0)), "					\
+	"CAST(strftime('%s', r.started_at) AS INTEGER), "		\
+	"CAST(strftime('%s', r.finished_at) AS INTEGER), "		\
+	"CAST(strftime('%s', (SELECT max(finished_at) FROM runs o "	\
+	"WHERE o.job = r.job AND o.status = 'ok')) AS INTEGER) "	\
+	"FROM runs r WHERE r.id IN (SELECT max(id) FROM runs WHERE "	\
+	where " GROUP BY job) ORDER BY r.job"
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RUN_BEGIN] =
 	    "INSERT INTO runs (job, started_at, status, source, pid) "
@@ -114,6 +139,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "UPDATE scan SET unique_id = ?2 WHERE id = ?1",
 	[ST_SCAN_UNIQUE] =
 	    "SELECT unique_id FROM scan WHERE job = ?1 AND path = ?2",
+	[ST_SUMMARY_ALL] = STATE_SUMMARY_SQL("1"),
+	[ST_SUMMARY_JOB] = STATE_SUMMARY_SQL("job = ?1"),
+	[ST_SHOW] =
+	    "SELECT e.time, e.run_id, e.action, e.bytes, e.detail FROM events e "
+	    "JOIN runs r ON r.id = e.run_id WHERE r.job = ?1 AND e.path = ?2 "
+	    "ORDER BY e.id DESC LIMIT ?3",
+	[ST_PRUNE] =
+	    "DELETE FROM events WHERE run_id IN (SELECT id FROM runs "
+	    "WHERE job = ?1 AND status != 'running' AND started_at < "
+	    "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || ?2 || ' days'))",
 	[ST_FILES_GET] =
 	    "SELECT size, CAST(strftime('%s', mtime) AS INTEGER), mtime_prec, "
 	    "CAST(strftime('%s', verified_at) AS INTEGER), recheck FROM files "
@@ -575,6 +610,8 @@ state_column_text(sqlite3_stmt *s, int i)
 	return (const char *)sqlite3_column_text(s, i);
 }
 
+static void state_read_run(sqlite3_stmt *s, struct run_info *r);
+
 /* Call fn for the newest runs, newest first. */
 int
 state_history(struct state *st, const char *job, int limit,
@@ -591,23 +628,111 @@ state_history(struct state *st, const char *job, int limit,
 	if (job)
 		state_bind_text(s, 2, job);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		r.id = sqlite3_column_int64(s, 0);
-		r.job = state_column_text(s, 1);
-		r.started_at = state_column_text(s, 2);
-		r.finished_at = state_column_text(s, 3);
-		r.status = state_column_text(s, 4);
-		r.counts.added = sqlite3_column_int64(s, 5);
-		r.counts.changed = sqlite3_column_int64(s, 6);
-		r.counts.deleted = sqlite3_column_int64(s, 7);
-		r.counts.bytes = sqlite3_column_int64(s, 8);
-		r.counts.errors = sqlite3_column_int64(s, 9);
-		r.message = state_column_text(s, 10);
+		state_read_run(s, &r);
 		fn(arg, &r);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return state_fail(st, "reading history");
 	return 0;
+}
+
+/* Fill r from the run columns (0-10) of a row. */
+static void
+state_read_run(sqlite3_stmt *s, struct run_info *r)
+{
+	r->id = sqlite3_column_int64(s, 0);
+	r->job = state_column_text(s, 1);
+	r->started_at = state_column_text(s, 2);
+	r->finished_at = state_column_text(s, 3);
+	r->status = state_column_text(s, 4);
+	r->counts.added = sqlite3_column_int64(s, 5);
+	r->counts.changed = sqlite3_column_int64(s, 6);
+	r->counts.deleted = sqlite3_column_int64(s, 7);
+	r->counts.bytes = sqlite3_column_int64(s, 8);
+	r->counts.errors = sqlite3_column_int64(s, 9);
+	r->message = state_column_text(s, 10);
+}
+
+static int64_t
+state_column_time(sqlite3_stmt *s, int i)
+{
+	return sqlite3_column_type(s, i) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(s, i);
+}
+
+/* Call fn with the summary of each job that has runs (or of job). */
+int
+state_summaries(struct state *st, const char *job,
+    void (*fn)(void *arg, const struct job_summary *js), void *arg)
+{
+	struct job_summary js;
+	sqlite3_stmt *s;
+	int rc;
+
+	s = state_stmt(st, job ? ST_SUMMARY_JOB : ST_SUMMARY_ALL);
+	if (s == NULL)
+		return -1;
+	if (job)
+		state_bind_text(s, 1, job);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&js, 0, sizeof(js));
+		state_read_run(s, &js.last);
+		js.last_ok_at = state_column_text(s, 11);
+		js.failures = sqlite3_column_int64(s, 12);
+		js.started = state_column_time(s, 13);
+		js.finished = state_column_time(s, 14);
+		js.last_ok = state_column_time(s, 15);
+		fn(arg, &js);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return state_fail(st, "reading runs");
+	return 0;
+}
+
+/* Call fn for each event of path in job's runs, newest first. */
+int
+state_show(struct state *st, const char *job, const char *path, int limit,
+    void (*fn)(void *arg, const struct event_info *ev), void *arg)
+{
+	struct event_info ev;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = state_stmt(st, ST_SHOW)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	state_bind_text(s, 2, path);
+	sqlite3_bind_int(s, 3, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ev.time = state_column_text(s, 0);
+		ev.run_id = sqlite3_column_int64(s, 1);
+		ev.action = state_column_text(s, 2);
+		ev.bytes = sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(s, 3);
+		ev.detail = state_column_text(s, 4);
+		fn(arg, &ev);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return state_fail(st, "reading events");
+	return 0;
+}
+
+/* Delete events of job's runs that started more than days ago. */
+int
+state_prune_events(struct state *st, const char *job, int days)
+{
+	sqlite3_stmt *s;
+
+	if (days <= 0)
+		return 0;
+	if ((s = state_stmt(st, ST_PRUNE)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	sqlite3_bind_int(s, 2, days);
+	return state_step_done(st, s, "pruning old events");
 }
 
 /* Forget the working set of job's previous run. */

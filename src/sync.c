@@ -19,6 +19,7 @@
 #include "job.h"
 #include "lock.h"
 #include "log.h"
+#include "metrics.h"
 #include "path.h"
 #include "publish.h"
 #include "report.h"
@@ -141,6 +142,7 @@ sync_loop(struct run *r)
 			return -1;
 		if (state_checkpoint(r->state) == -1)
 			return -1;
+		progress_draw(&r->progress);
 	}
 }
 
@@ -261,6 +263,25 @@ sync_choose_rechecks(struct run *r)
 	return state_files_mark_recheck(r->state, r->job->name, (n + 63) / 64);
 }
 
+/*
+ * Housekeeping once a run is recorded: old events pruned (history_days),
+ * and the metrics file rewritten when one is asked for.  Failures here are
+ * logged and change nothing about the run.
+ */
+static void
+sync_after_run(const struct job *job, struct state *st,
+    const struct sync_opts *o)
+{
+	const char *metrics = o->metrics_file ? o->metrics_file :
+	    job->metrics_file;
+
+	if (state_prune_events(st, job->name, job->history_days) == -1 ||
+	    state_commit(st) == -1)
+		log_warn("%s: could not prune old events", job->name);
+	if (metrics != NULL)
+		metrics_write(st, metrics);
+}
+
 /* The transfer engine for job. */
 static struct xfer *
 sync_xfer_new(const struct job *job)
@@ -364,6 +385,8 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 		goto finish;
 	log_debug("%s: run %lld: %s -> %s", job->name, (long long)r.id,
 	    job->source, job->target);
+	if (!r.dry && !o->json)
+		progress_init(&r.progress, job->name);
 	if (crawl_probe(&r) == -1) {
 		if (!*r.stop)
 			r.remote_unusable = true;
@@ -376,6 +399,7 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 		if (r.message == NULL)
 			r.message = strdup("internal error; see the log");
 	}
+	progress_clear(&r.progress);
 	rc = sync_conclude(&r, &status);
 finish:
 	xfer_free(r.xfer);
@@ -383,6 +407,8 @@ finish:
 	if (state_scan_reset(st, job->name) == -1 ||
 	    state_run_finish(st, r.id, status, &r.counts, r.message) == -1)
 		rc = rc == SYNC_OK ? SYNC_PARTIAL : rc;
+	if (!r.dry)
+		sync_after_run(job, st, o);
 out:
 	if (begun) {
 		ctx.json = o->json;

@@ -1,0 +1,58 @@
+/*
+ * runner.h: running the jobs of the jobs directory on their schedules:
+ * `due` (each due job once, for cron) and `run` (the scheduler daemon).
+ * Each run is a child process, so a crash or a hang in one job never takes
+ * the others, or the daemon, with it.
+ */
+#ifndef FTPMIRROR_RUNNER_H
+#define FTPMIRROR_RUNNER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+struct job;
+struct job_summary;
+
+struct runner_opts {
+	const char		*db_path;
+	const char		*jobs_dir;
+	int			 max_parallel;	/* jobs running at once */
+	const char		*metrics_file;	/* or NULL */
+	volatile sig_atomic_t	*stop;		/* SIGTERM/SIGINT */
+	volatile sig_atomic_t	*reload;	/* SIGHUP (run only) */
+};
+
+/*
+ * When job is next due (seconds since the epoch), given the summary of its
+ * runs (NULL when it never ran): its schedule after the newest run's
+ * start, and, while it keeps failing, no sooner than a back-off after the
+ * last failure (1 minute, doubling, at most 6 hours).  -1 when the job has
+ * no schedule.  Pure.
+ */
+int64_t runner_next_due(const struct job *job, const struct job_summary *js,
+    int64_t now);
+
+/*
+ * Call fn for every valid job of the jobs directory (bad files are
+ * reported).  Returns 0, or -1 when the directory can't be read.
+ */
+int runner_foreach_job(const char *dir,
+    void (*fn)(void *arg, const struct job *job), void *arg);
+
+/*
+ * Run, once, every job in the jobs directory that is due now, at most
+ * max_parallel at a time, and wait for them.  Returns the worst exit
+ * status (2 when a job file is bad).
+ */
+int runner_due(const struct runner_opts *o);
+
+/*
+ * The scheduler: stay in the foreground and run jobs as they fall due,
+ * until *stop.  *reload re-reads the job files (a bad file is reported
+ * and its job keeps its last good definition).  On stop, running jobs get
+ * SIGTERM (their runs end as 'aborted') and are waited for.  Returns 0, or
+ * 1 when the jobs directory can't be read at start.
+ */
+int runner_daemon(const struct runner_opts *o);
+
+#endif

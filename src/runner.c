@@ -1,0 +1,472 @@
+/*
+ * runner.c: scheduled runs.  The jobs directory is read into a table; the
+ * database says when each job last ran; a due job runs in a child process
+ * that opens its own database handle.  The parent only forks, reaps and
+ * logs one line per run start and end.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "job.h"
+#include "log.h"
+#include "runner.h"
+#include "state.h"
+#include "sync.h"
+
+/* Longest back-off of a failing job. */
+#define RUNNER_MAX_BACKOFF	(6 * 3600)
+/* How long stopping waits for running jobs before SIGKILL. */
+#define RUNNER_STOP_WAIT	30
+
+/* A job of the jobs directory, and its child while it runs. */
+struct slot {
+	struct job	*job;		/* owned */
+	char		*file;		/* its file, owned */
+	pid_t		 pid;		/* running child, or 0 */
+	bool		 seen;		/* found again by a reload */
+};
+
+struct table {
+	struct slot	*v;
+	size_t		 n;
+	int		 worst;		/* worst status of bad files (due) */
+};
+
+/* When job is next due; see runner.h. */
+int64_t
+runner_next_due(const struct job *job, const struct job_summary *js,
+    int64_t now)
+{
+	int64_t next, backoff;
+
+	if (job->schedule.kind == SCHEDULE_NONE)
+		return -1;
+	next = schedule_next(&job->schedule, js ? js->started : -1, now);
+	if (js != NULL && js->failures > 0 && js->finished >= 0) {
+		/* 1, 2, 4 ... minutes; 60 << 9 is past the cap already. */
+		backoff = (int64_t)60 << (js->failures - 1 < 9 ?
+		    js->failures - 1 : 9);
+		if (backoff > RUNNER_MAX_BACKOFF)
+			backoff = RUNNER_MAX_BACKOFF;
+		if (next >= 0 && js->finished + backoff > next)
+			next = js->finished + backoff;
+	}
+	return next;
+}
+
+static bool
+runner_is_job_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (name[0] == '.')
+		return false;
+	return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+	    (n > 4 && strcmp(name + n - 4, ".yml") == 0);
+}
+
+static struct slot *
+runner_find(struct table *t, const char *file)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].file, file) == 0)
+			return &t->v[i];
+	return NULL;
+}
+
+/*
+ * Read every job file of the directory into t.  A bad file is reported;
+ * a job already in t keeps its definition then.  Jobs whose file is gone
+ * are dropped unless running.  Returns 0, or -1 when the directory can't
+ * be read.
+ */
+static int
+runner_load(struct table *t, const char *dir)
+{
+	struct job_errors errs = { NULL, 0 };
+	struct dirent *de;
+	struct slot *s, *nv;
+	struct job *job;
+	char *file;
+	size_t i, k;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL) {
+		log_err("jobs directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < t->n; i++)
+		t->v[i].seen = false;
+	while ((de = readdir(d)) != NULL) {
+		if (!runner_is_job_file(de->d_name))
+			continue;
+		if (asprintf(&file, "%s/%s", dir, de->d_name) == -1) {
+			log_err("out of memory");
+			break;
+		}
+		s = runner_find(t, file);
+		if ((job = job_load(file, dir, &errs)) == NULL) {
+			for (k = 0; k < errs.n; k++)
+				log_err("%s", errs.v[k]);
+			job_errors_free(&errs);
+			t->worst = SYNC_USAGE;
+			if (s != NULL) {
+				log_warn("%s: keeping its last good definition",
+				    file);
+				s->seen = true;
+			}
+			free(file);
+			continue;
+		}
+		if (s != NULL) {
+			job_free(s->job);
+			s->job = job;
+			s->seen = true;
+			free(file);
+			continue;
+		}
+		if ((nv = realloc(t->v, (t->n + 1) * sizeof(*nv))) == NULL) {
+			log_err("out of memory");
+			job_free(job);
+			free(file);
+			break;
+		}
+		t->v = nv;
+		memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
+		t->v[t->n].job = job;
+		t->v[t->n].file = file;
+		t->v[t->n].seen = true;
+		t->n++;
+	}
+	closedir(d);
+	/* Gone from the directory: dropped once no longer running. */
+	for (i = 0; i < t->n; ) {
+		if (!t->v[i].seen && t->v[i].pid == 0) {
+			log_info("%s: job file gone; job dropped", t->v[i].file);
+			job_free(t->v[i].job);
+			free(t->v[i].file);
+			t->v[i] = t->v[--t->n];
+		} else
+			i++;
+	}
+	return 0;
+}
+
+static void
+runner_free(struct table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		job_free(t->v[i].job);
+		free(t->v[i].file);
+	}
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
+/* Call fn for every valid job of dir. */
+int
+runner_foreach_job(const char *dir,
+    void (*fn)(void *arg, const struct job *job), void *arg)
+{
+	struct table t = { NULL, 0, 0 };
+	size_t i;
+
+	if (runner_load(&t, dir) == -1)
+		return -1;
+	for (i = 0; i < t.n; i++)
+		fn(arg, t.v[i].job);
+	runner_free(&t);
+	return 0;
+}
+
+/* Sleep up to seconds, waking early when *stop is set. */
+static void
+runner_nap(double seconds, volatile sig_atomic_t *stop)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	if (!*stop)
+		nanosleep(&ts, NULL);	/* a signal ends it early */
+}
+
+/*
+ * The child: wait the job's jitter, run it with a database handle of its
+ * own, and leave with its exit status.  _exit, not exit: the parent's
+ * stdio buffers and atexit handlers are not the child's to flush or run.
+ */
+static void
+runner_child(const struct job *job, const struct runner_opts *o)
+{
+	struct sync_opts so;
+	struct state *st;
+	int rc = SYNC_PARTIAL;
+	uint32_t wait;
+
+	if (job->jitter > 0) {
+		wait = arc4random_uniform((uint32_t)job->jitter + 1);
+		while (wait-- > 0 && !*o->stop)
+			runner_nap(1, o->stop);
+	}
+	if (!*o->stop && (st = state_open(o->db_path, false)) != NULL) {
+		memset(&so, 0, sizeof(so));
+		so.stop = o->stop;
+		so.metrics_file = o->metrics_file;
+		rc = sync_job(job, st, &so);
+		state_close(st);
+	}
+	fflush(NULL);
+	_exit(rc);
+}
+
+/* Start s's job in a child.  Returns 0 or -1. */
+static int
+runner_start(struct slot *s, const struct runner_opts *o)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		log_err("%s: cannot start: %s", s->job->name, strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		runner_child(s->job, o);
+	s->pid = pid;
+	log_info("%s: run started (pid %ld)", s->job->name, (long)pid);
+	return 0;
+}
+
+/* The exit status of a child as the interface's status. */
+static int
+runner_status(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	return SYNC_PARTIAL;
+}
+
+/*
+ * Reap children that ended (waiting for one when block), log each, fold
+ * their status into *worst.  Returns the number still running.
+ */
+static size_t
+runner_reap(struct table *t, bool block, int *worst)
+{
+	size_t i, running = 0;
+	int wstatus, rc;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &wstatus, block ? 0 : WNOHANG)) > 0) {
+		block = false;
+		for (i = 0; i < t->n; i++) {
+			if (t->v[i].pid != pid)
+				continue;
+			t->v[i].pid = 0;
+			rc = runner_status(wstatus);
+			if (WIFSIGNALED(wstatus))
+				log_err("%s: run ended by signal %d",
+				    t->v[i].job->name, WTERMSIG(wstatus));
+			else
+				log_info("%s: run ended with status %d",
+				    t->v[i].job->name, rc);
+			if (rc > *worst)
+				*worst = rc;
+		}
+	}
+	for (i = 0; i < t->n; i++)
+		running += t->v[i].pid != 0;
+	return running;
+}
+
+struct due_ctx {
+	const struct job	*job;
+	const struct job_summary *found;
+	struct job_summary	 copy;	/* its numbers (strings not kept) */
+};
+
+static void
+runner_summary(void *arg, const struct job_summary *js)
+{
+	struct due_ctx *d = arg;
+
+	d->copy = *js;
+	d->copy.last.job = d->copy.last.started_at = NULL;
+	d->copy.last.finished_at = d->copy.last.status = NULL;
+	d->copy.last.message = d->copy.last_ok_at = NULL;
+	d->found = &d->copy;
+}
+
+/* Is s's job due now?  -1 when the database can't be read. */
+static int
+runner_is_due(struct state *st, const struct slot *s, int64_t now)
+{
+	struct due_ctx d;
+	int64_t next;
+
+	memset(&d, 0, sizeof(d));
+	d.job = s->job;
+	if (state_summaries(st, s->job->name, runner_summary, &d) == -1)
+		return -1;
+	next = runner_next_due(s->job, d.found, now);
+	return next >= 0 && next <= now;
+}
+
+/*
+ * Which jobs are due now: todo[i] for each slot.  The database handle is
+ * closed before anything forks: an SQLite connection must never cross a
+ * fork(2), or the child's locks and the parent's get mixed up.  Returns
+ * 0, or -1 when the database can't be used.
+ */
+static int
+runner_find_due(struct table *t, const struct runner_opts *o, bool *todo)
+{
+	struct state *st;
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+	int due, rc = 0;
+
+	if ((st = state_open(o->db_path, false)) == NULL)
+		return -1;
+	for (i = 0; i < t->n; i++) {
+		todo[i] = false;
+		if (t->v[i].pid != 0)
+			continue;
+		if ((due = runner_is_due(st, &t->v[i], now)) == -1) {
+			rc = -1;
+			break;
+		}
+		todo[i] = due == 1;
+	}
+	state_close(st);
+	return rc;
+}
+
+/*
+ * Start the due jobs that are not running, up to the parallel limit.
+ * Returns 0, or -1 when the database can't be used.
+ */
+static int
+runner_start_due(struct table *t, const struct runner_opts *o,
+    size_t running)
+{
+	bool *todo;
+	size_t i;
+	int rc = -1;
+
+	if ((todo = calloc(t->n + 1, sizeof(*todo))) == NULL)
+		return -1;
+	if (runner_find_due(t, o, todo) == -1)
+		goto out;
+	for (i = 0; i < t->n && running < (size_t)o->max_parallel; i++)
+		if (todo[i] && !*o->stop && runner_start(&t->v[i], o) == 0)
+			running++;
+	rc = 0;
+out:
+	free(todo);
+	return rc;
+}
+
+/* Run each due job once. */
+int
+runner_due(const struct runner_opts *o)
+{
+	struct table t = { NULL, 0, 0 };
+	size_t i, running = 0;
+	int worst;
+	bool *todo;
+
+	if (runner_load(&t, o->jobs_dir) == -1)
+		return SYNC_USAGE;
+	worst = t.worst;
+	/* Decided once, up front: a job run now is not "due" again. */
+	if ((todo = calloc(t.n + 1, sizeof(*todo))) == NULL ||
+	    runner_find_due(&t, o, todo) == -1) {
+		free(todo);
+		runner_free(&t);
+		return SYNC_PARTIAL;
+	}
+	for (i = 0; i < t.n && !*o->stop; i++) {
+		if (!todo[i])
+			continue;
+		while (running >= (size_t)o->max_parallel)
+			running = runner_reap(&t, true, &worst);
+		if (runner_start(&t.v[i], o) == 0)
+			running++;
+	}
+	while (runner_reap(&t, true, &worst) > 0)
+		;
+	free(todo);
+	runner_free(&t);
+	return worst;
+}
+
+/* Stop the children: SIGTERM, a grace period, then SIGKILL. */
+static void
+runner_stop_children(struct table *t)
+{
+	int worst = 0, waited;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].pid != 0)
+			kill(t->v[i].pid, SIGTERM);
+	for (waited = 0; waited < RUNNER_STOP_WAIT * 10; waited++) {
+		if (runner_reap(t, false, &worst) == 0)
+			return;
+		usleep(100000);
+	}
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].pid != 0) {
+			log_warn("%s: still running; killing it",
+			    t->v[i].job->name);
+			kill(t->v[i].pid, SIGKILL);
+		}
+	while (runner_reap(t, true, &worst) > 0)
+		;
+}
+
+/* The scheduler daemon. */
+int
+runner_daemon(const struct runner_opts *o)
+{
+	struct table t = { NULL, 0, 0 };
+	size_t running = 0;
+	int worst = 0;
+
+	if (runner_load(&t, o->jobs_dir) == -1)
+		return 1;
+	log_info("scheduler started: %zu jobs from %s, at most %d at once",
+	    t.n, o->jobs_dir, o->max_parallel);
+	while (!*o->stop) {
+		if (*o->reload) {
+			*o->reload = 0;
+			log_info("reloading job files from %s", o->jobs_dir);
+			runner_load(&t, o->jobs_dir);
+		}
+		running = runner_reap(&t, false, &worst);
+		if (runner_start_due(&t, o, running) == -1)
+			log_warn("database %s unusable; retrying", o->db_path);
+		runner_nap(1, o->stop);
+	}
+	log_info("scheduler stopping");
+	runner_stop_children(&t);
+	runner_free(&t);
+	return 0;
+}
