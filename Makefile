@@ -3,7 +3,7 @@
 # integration tests against real FTP servers on 127.0.0.1).
 
 CC       ?= cc
-PKGS     := libcurl sqlite3 yaml-0.1
+PKGS     := libcurl sqlite3 yaml-0.1 libcrypto
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings -Wcast-qual -Wundef \
             -Wconversion -Werror
@@ -15,6 +15,11 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+DATADIR  ?= $(PREFIX)/share/ftpmirror
+DOCDIR   ?= $(PREFIX)/share/doc/ftpmirror
+SYSTEMD_UNITS := ftpmirror.service ftpmirror@.service ftpmirror@.timer
 
 SRCS     := $(filter-out src/main.c,$(wildcard src/*.c))
 OBJS     := $(SRCS:src/%.c=build/obj/%.o) build/obj/schema.o
@@ -108,8 +113,23 @@ demo: deps build/ftpmirror
 
 install: build/ftpmirror
 	install -D -m 0755 build/ftpmirror $(DESTDIR)$(BINDIR)/ftpmirror
+	install -D -m 0644 src/ftpmirror.1 $(DESTDIR)$(MANDIR)/man1/ftpmirror.1
+	install -D -m 0644 src/ftpmirror.yaml.5 $(DESTDIR)$(MANDIR)/man5/ftpmirror.yaml.5
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DOCDIR)/examples
+	for u in $(SYSTEMD_UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 $(sort $(wildcard schema/*.sql)) $(DESTDIR)$(DATADIR)/schema/
+	install -m 0644 jobs/example-gnu.yaml $(DESTDIR)$(DOCDIR)/examples/gnu-emacs.yaml
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ftpmirror
+	rm -f $(DESTDIR)$(MANDIR)/man1/ftpmirror.1 $(DESTDIR)$(MANDIR)/man5/ftpmirror.yaml.5
+	rm -f $(SYSTEMD_UNITS:%=$(DESTDIR)$(UNITDIR)/%)
+	rm -f $(patsubst schema/%,$(DESTDIR)$(DATADIR)/schema/%,$(wildcard schema/*.sql))
+	rm -f $(DESTDIR)$(DOCDIR)/examples/gnu-emacs.yaml
+	rmdir $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR) \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build
