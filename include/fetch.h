@@ -24,6 +24,13 @@ int fetch_start_next(struct run *r);
 int fetch_start_check(struct run *r);
 
 /*
+ * Start the next request for the server's digest of a file just fetched
+ * (XSHA256, HASH or XMD5, verify_remote_hash), on a free slot.  Returns 1
+ * when one was started, 0 when none waits now, -1 on error.
+ */
+int fetch_start_hash(struct run *r);
+
+/*
  * Remove files in incoming that no staged row of the job names (left by a
  * crash before their row was committed), and rows whose file is gone.
  */

@@ -86,6 +86,13 @@ bool path_link_inside(const char *relpath, const char *target);
 char *path_link_resolve(const char *relpath, const char *target);
 
 /*
+ * Fill the directory open as dst with a copy of the one open as src:
+ * directories made, regular files hard-linked, symbolic links recreated,
+ * no link followed.  Returns 0, or -1 with errno set.
+ */
+int path_clone_tree(int src, int dst);
+
+/*
  * mkdir -p for an absolute operator-given path (target, incoming).
  * Returns 0, or -1 with errno set.
  */

@@ -17,6 +17,15 @@ enum publish_result {
 					   the deletions: none was done */
 };
 
+/*
+ * Reject a staged file: move INCOMING/<staged_id> to quarantine (beside
+ * incoming, as INCOMING.quarantine/run<R>-<id>-<name>), record why as a
+ * `quarantine` event, and leave the public tree as it was.  Returns 0 or
+ * -1.
+ */
+int publish_reject(struct run *r, const struct scan_row *row,
+    int64_t staged_id, const char *why);
+
 /* Publish the run's staged work into target. */
 enum publish_result publish_run(struct run *r);
 

@@ -29,6 +29,7 @@ struct run {
 	enum listing_format format;	/* how directories are listed */
 	struct run_counts counts;
 	int64_t		 failed;	/* transfers that failed for good */
+	int64_t		 rejected;	/* files the gate quarantined */
 	int64_t		 incomplete;	/* entries not mirrorable: refused
 					   names, unreadable listing lines */
 	bool		 remote_unusable; /* connect, login or root listing failed */
@@ -45,7 +46,10 @@ void run_event(struct run *r, const char *path, const char *action,
 void run_error(struct run *r, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Seconds to wait before try number tries (1, 2, 4, ... capped). */
-int64_t run_backoff(int tries);
+/* Now in milliseconds since the epoch: the unit of scan.not_before. */
+int64_t run_now_ms(void);
+
+/* When try number tries may start (1, 2, 4 ... 60 s from now), in ms. */
+int64_t run_retry_at(int tries);
 
 #endif

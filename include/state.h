@@ -28,6 +28,9 @@ enum scan_state {
 	SCAN_FILE_PUBLISHED,	/* renamed into target this run */
 	SCAN_FILE_CHECK,	/* LIST could not tell: ask MDTM */
 	SCAN_FILE_CHECKING,	/* MDTM in flight */
+	SCAN_FILE_REJECTED,	/* failed verification: quarantined */
+	SCAN_FILE_HASH,		/* staged, waiting for the server's hash */
+	SCAN_FILE_HASHING,	/* the hash request in flight */
 	SCAN_LINK = 20,		/* symbolic link to (re)create at publish */
 	SCAN_LINK_UNCHANGED	/* target already holds this link */
 };
@@ -179,7 +182,7 @@ int state_scan_add(struct state *st, const char *job, const char *parent,
 
 /*
  * The oldest row of job in state whose retry time has come (not_before <=
- * now).  Fills *row (free with state_scan_row_clear) and returns 1, 0 when
+ * now, both in milliseconds since the epoch).  Fills *row (free with state_scan_row_clear) and returns 1, 0 when
  * none, -1 on error.
  */
 int state_scan_next(struct state *st, const char *job, enum scan_state state,

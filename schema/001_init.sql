@@ -78,7 +78,7 @@ CREATE TABLE scan (
 	state       INTEGER NOT NULL,     -- enum scan_state in include/state.h
 	action      INTEGER NOT NULL,     -- enum scan_action
 	tries       INTEGER NOT NULL DEFAULT 0,
-	not_before  INTEGER NOT NULL DEFAULT 0,
+	not_before  INTEGER NOT NULL DEFAULT 0,  -- ms since the epoch
 	UNIQUE (job, path)
 );
 CREATE INDEX scan_work ON scan (job, state, id);

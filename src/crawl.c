@@ -531,15 +531,27 @@ crawl_list_free(struct crawl_list *cl)
 
 /* A listing ended: mark the directory, or retry, or give up on it. */
 static void
-crawl_on_done(void *arg, const struct xfer_result *res)
+crawl_on_done(void *arg, const struct xfer_result *got)
 {
 	struct crawl_list *cl = arg;
+	struct xfer_result refused = *got, *res = &refused;
 	struct run *r = cl->r;
 	const char *shown = cl->dir.path[0] ? cl->dir.path : "(root)";
 	int tries = cl->dir.tries + 1;
 	enum scan_state next;
 	int64_t not_before = 0;
 
+	/*
+	 * libcurl takes a 4xx to LIST/MLSD for "no files" and reports
+	 * success; an empty directory is answered 226.  A refusal must not
+	 * pass for an empty listing, or everything below would "vanish".
+	 */
+	if (got->code == 0 && got->reply >= 400) {
+		refused.code = -1;
+		refused.transient = got->reply < 500;
+		refused.error = got->reply < 500 ? "the server refused the "
+		    "listing for now (4xx)" : "the server refused the listing";
+	}
 	if (cl->print) {
 		if (res->code == 0)
 			listing_parser_finish(cl->parser);
@@ -562,7 +574,7 @@ crawl_on_done(void *arg, const struct xfer_result *res)
 		next = SCAN_DIR_PENDING;
 	} else if (res->transient && tries <= r->job->retries) {
 		next = SCAN_DIR_PENDING;
-		not_before = (int64_t)time(NULL) + run_backoff(tries);
+		not_before = run_retry_at(tries);
 		log_warn("%s: listing /%s failed (%s); retrying",
 		    r->job->name, cl->dir.path, res->error);
 		run_event(r, shown, "retry", -1, res->error);
@@ -638,7 +650,7 @@ crawl_start_next(struct run *r)
 	cl->r = r;
 	cl->local_fd = -1;
 	found = state_scan_next(r->state, r->job->name, SCAN_DIR_PENDING,
-	    (int64_t)time(NULL), &cl->dir);
+	    run_now_ms(), &cl->dir);
 	if (found != 1) {
 		free(cl);
 		return found;

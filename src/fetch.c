@@ -19,6 +19,8 @@
 #include "job.h"
 #include "log.h"
 #include "path.h"
+#include "publish.h"
+#include "verify.h"
 #include "xfer.h"
 
 /* One download in flight. */
@@ -51,6 +53,24 @@ fetch_free(struct fetch *f)
 	state_scan_row_clear(&f->row);
 	free(f->url);
 	free(f);
+}
+
+/*
+ * The command that asks the server for a file's digest, by preference,
+ * or NULL when there is none to ask (or verify_remote_hash is off).
+ */
+static const char *
+fetch_hash_command(const struct run *r)
+{
+	if (r->job->verify_remote_hash == JOB_REMOTE_HASH_OFF)
+		return NULL;
+	if (r->feat.xsha256)
+		return "XSHA256";
+	if (r->feat.hash)
+		return "HASH";
+	if (r->feat.xmd5)
+		return "XMD5";
+	return NULL;
 }
 
 /* Write all of buf at the current offset. */
@@ -94,7 +114,9 @@ fetch_on_data(void *arg, const char *buf, size_t len)
 
 /*
  * The transfer succeeded: check the size, give the file its remote mtime,
- * mark it complete.  Returns 0, or -1 with the reason logged.
+ * mark it complete.  Returns 0; 1 when the file came up short (the server
+ * ended the transfer early but said it was done: worth a resume); -1 with
+ * the reason logged.
  */
 static int
 fetch_complete(struct fetch *f, int64_t filetime)
@@ -109,6 +131,8 @@ fetch_complete(struct fetch *f, int64_t filetime)
 		    (long long)f->staged.id, strerror(errno));
 		return -1;
 	}
+	if (f->row.size >= 0 && (int64_t)sb.st_size < f->row.size)
+		return 1;
 	if (f->row.size >= 0 && (int64_t)sb.st_size != f->row.size) {
 		run_error(r, f->row.path, "got %lld bytes, the listing said "
 		    "%lld", (long long)sb.st_size, (long long)f->row.size);
@@ -130,9 +154,10 @@ fetch_complete(struct fetch *f, int64_t filetime)
 		    "%lld: %s", (long long)f->staged.id, strerror(errno));
 		return -1;
 	}
+	/* With a server that hashes files, its digest has the last word. */
 	if (state_staged_complete(r->state, f->staged.id) == -1 ||
-	    state_scan_set(r->state, f->row.id, SCAN_FILE_STAGED,
-	    f->row.tries + 1, 0) == -1)
+	    state_scan_set(r->state, f->row.id, fetch_hash_command(r) ?
+	    SCAN_FILE_HASH : SCAN_FILE_STAGED, f->row.tries + 1, 0) == -1)
 		return -1;
 	r->progress.files_done++;
 	log_debug("%s: fetched /%s (%lld bytes)", r->job->name, f->row.path,
@@ -151,12 +176,22 @@ fetch_on_done(void *arg, const struct xfer_result *res)
 
 	r->counts.bytes += f->written;
 	if (res->code == 0 && !f->too_long && f->write_errno == 0) {
-		if (fetch_complete(f, res->filetime) == -1) {
+		switch (fetch_complete(f, res->filetime)) {
+		case 0:
+			goto out;
+		case 1:
+			/* Short: the partial stays, and the next try resumes. */
+			snprintf(detail, sizeof(detail), "the transfer ended "
+			    "early: %lld of %lld bytes",
+			    (long long)(f->offset + f->written),
+			    (long long)f->row.size);
+			goto again;
+		default:
 			r->failed++;
 			state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED,
 			    tries, 0);
+			goto out;
 		}
-		goto out;
 	}
 	if (*r->stop) {
 		/* Keep the partial: the next run resumes it. */
@@ -183,13 +218,15 @@ fetch_on_done(void *arg, const struct xfer_result *res)
 		    "the %lld bytes it listed", (long long)f->row.size);
 	} else
 		snprintf(detail, sizeof(detail), "%s", res->error);
-
-	if ((res->transient || f->too_long) && tries <= r->job->retries) {
+	if (!res->transient && !f->too_long)
+		tries = r->job->retries + 1;	/* permanent: no more tries */
+again:
+	if (tries <= r->job->retries) {
 		log_warn("%s: fetching /%s failed (%s); retrying", r->job->name,
 		    f->row.path, detail);
 		run_event(r, f->row.path, "retry", f->written, detail);
 		state_scan_set(r->state, f->row.id, SCAN_FILE_FETCH, tries,
-		    (int64_t)time(NULL) + run_backoff(tries));
+		    run_retry_at(tries));
 	} else {
 		r->failed++;
 		run_error(r, f->row.path, "cannot fetch /%s: %s", f->row.path,
@@ -283,7 +320,7 @@ fetch_start_next(struct run *r)
 	f->r = r;
 	f->fd = -1;
 	found = state_scan_next(r->state, r->job->name, SCAN_FILE_FETCH,
-	    (int64_t)time(NULL), &f->row);
+	    run_now_ms(), &f->row);
 	if (found != 1) {
 		free(f);
 		return found;
@@ -492,7 +529,7 @@ check_on_done(void *arg, const struct xfer_result *res)
 	} else if (res->transient && tries <= r->job->retries) {
 		run_event(r, c->row.path, "retry", -1, res->error);
 		state_scan_set(r->state, c->row.id, SCAN_FILE_CHECK, tries,
-		    now + run_backoff(tries));
+		    run_retry_at(tries));
 	} else {
 		r->failed++;
 		run_error(r, c->row.path, "cannot check /%s: %s", c->row.path,
@@ -521,7 +558,7 @@ fetch_start_check(struct run *r)
 	}
 	c->r = r;
 	found = state_scan_next(r->state, r->job->name, SCAN_FILE_CHECK,
-	    (int64_t)time(NULL), &c->row);
+	    run_now_ms(), &c->row);
 	if (found != 1) {
 		free(c);
 		return found;
@@ -550,5 +587,181 @@ fetch_start_check(struct run *r)
 fail:
 	free(base);
 	check_free(c);
+	return -1;
+}
+
+/* A request for the server's digest of a file just fetched. */
+struct hashcheck {
+	struct run	*r;
+	struct scan_row	 row;		/* the file, owned */
+	char		*command;	/* "XSHA256 path" */
+	char		 reply[512];	/* the 2xx reply line */
+	size_t		 reply_len;
+};
+
+static void
+hashcheck_free(struct hashcheck *h)
+{
+	if (h == NULL)
+		return;
+	state_scan_row_clear(&h->row);
+	free(h->command);
+	free(h);
+}
+
+static void
+hashcheck_on_reply(void *arg, const char *line, size_t len)
+{
+	struct hashcheck *h = arg;
+
+	if (len >= 4 && line[0] == '2' && line[3] == ' ' &&
+	    len < sizeof(h->reply)) {
+		memcpy(h->reply, line, len);
+		h->reply_len = len;
+	}
+}
+
+/*
+ * Compare the server's digest with the staged file's.  Returns 0 when
+ * they agree (or the reply gives nothing to compare), 1 with why when they
+ * differ, -1 on a local error.
+ */
+static int
+hashcheck_compare(struct hashcheck *h, int64_t staged_id, char *why,
+    size_t whylen)
+{
+	enum verify_algo algo;
+	char want[80], have[80], name[32];
+	int fd, rc;
+
+	if (strncmp(h->command, "HASH ", 5) == 0) {
+		if (verify_hash_reply_algo(h->reply, h->reply_len, &algo) == -1)
+			return 0;	/* an algorithm we don't compute */
+	} else
+		algo = strncmp(h->command, "XMD5", 4) == 0 ? VERIFY_MD5 :
+		    VERIFY_SHA256;
+	if (verify_parse_hash_reply(h->reply, h->reply_len, algo, want,
+	    sizeof(want)) == -1)
+		return 0;
+	fetch_staged_name(staged_id, name, sizeof(name));
+	if ((fd = openat(h->r->incoming_fd, name, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return -1;
+	rc = verify_digest_fd(fd, algo, have, sizeof(have));
+	close(fd);
+	if (rc == -1)
+		return -1;
+	if (strcmp(want, have) == 0)
+		return 0;
+	snprintf(why, whylen, "the server's digest (%s) is not the file's "
+	    "(%s)", want, have);
+	return 1;
+}
+
+/*
+ * The server's digest came: agreeing, the file is staged; differing, it
+ * is fetched again while tries remain, then rejected to quarantine.  A
+ * server that can't hash this file (5xx) leaves it staged.
+ */
+static void
+hashcheck_on_done(void *arg, const struct xfer_result *res)
+{
+	struct hashcheck *h = arg;
+	struct run *r = h->r;
+	struct staged_row sr;
+	int tries = h->row.tries + 1, verdict = 0;
+	char why[512];
+
+	if (state_staged_get(r->state, r->job->name, h->row.path, &sr) != 1)
+		goto fail;
+	if (res->code == 0)
+		verdict = hashcheck_compare(h, sr.id, why, sizeof(why));
+	else if (!res->quote_rejected) {
+		if (*r->stop)
+			state_scan_set(r->state, h->row.id, SCAN_FILE_HASH,
+			    h->row.tries, 0);
+		else if (res->transient && tries <= r->job->retries)
+			state_scan_set(r->state, h->row.id, SCAN_FILE_HASH,
+			    tries, run_retry_at(tries));
+		else {
+			r->failed++;
+			run_error(r, h->row.path, "cannot get the server's "
+			    "digest of /%s: %s", h->row.path, res->error);
+			state_scan_set(r->state, h->row.id, SCAN_FILE_FAILED,
+			    tries, 0);
+		}
+		goto out;
+	}
+	if (verdict == -1)
+		goto fail;
+	if (verdict == 0) {
+		if (state_scan_set(r->state, h->row.id, SCAN_FILE_STAGED,
+		    h->row.tries, 0) == -1)
+			goto fail;
+	} else if (tries <= r->job->retries) {
+		/* Bytes went wrong on the way, or the file changed: again. */
+		log_warn("%s: /%s: %s; fetching it again", r->job->name,
+		    h->row.path, why);
+		run_event(r, h->row.path, "retry", -1, why);
+		sr.complete = false;
+		sr.size = -1;	/* no resume: start over */
+		if (state_staged_put(r->state, r->job->name, h->row.path,
+		    &sr) == -1 || state_scan_set(r->state, h->row.id,
+		    SCAN_FILE_FETCH, tries, 0) == -1)
+			goto fail;
+	} else if (publish_reject(r, &h->row, sr.id, why) == -1)
+		goto fail;
+	goto out;
+fail:
+	r->failed++;
+	state_scan_set(r->state, h->row.id, SCAN_FILE_FAILED, tries, 0);
+out:
+	hashcheck_free(h);
+}
+
+/* Start the next waiting digest request. */
+int
+fetch_start_hash(struct run *r)
+{
+	struct hashcheck *h;
+	struct xfer_req req;
+	char *base = NULL;
+	int found;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	h->r = r;
+	found = state_scan_next(r->state, r->job->name, SCAN_FILE_HASH,
+	    run_now_ms(), &h->row);
+	if (found != 1) {
+		free(h);
+		return found;
+	}
+	if (state_scan_set(r->state, h->row.id, SCAN_FILE_HASHING,
+	    h->row.tries, 0) == -1)
+		goto fail;
+	if ((base = path_url_path(r->job->source)) == NULL ||
+	    asprintf(&h->command, "%s %s%s", fetch_hash_command(r), base,
+	    h->row.path) == -1) {
+		h->command = NULL;
+		log_err("out of memory");
+		goto fail;
+	}
+	memset(&req, 0, sizeof(req));
+	req.url = r->job->source;
+	req.quote = h->command;
+	req.nobody = true;
+	req.on_reply = hashcheck_on_reply;
+	req.on_done = hashcheck_on_done;
+	req.arg = h;
+	if (xfer_start(r->xfer, &req) == -1)
+		goto fail;
+	free(base);
+	return 1;
+fail:
+	free(base);
+	hashcheck_free(h);
 	return -1;
 }

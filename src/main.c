@@ -21,10 +21,8 @@
 #include "runner.h"
 #include "state.h"
 #include "sync.h"
+#include "version.h"
 
-#ifndef FTPMIRROR_VERSION
-#define FTPMIRROR_VERSION "0.1.0"
-#endif
 
 /* Global options, after parsing. */
 struct globals {

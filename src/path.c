@@ -509,6 +509,83 @@ path_link_inside(const char *relpath, const char *target)
 }
 
 /*
+ * Hard-link copy of the directory open as src into the one open as dst:
+ * directories are made, regular files linked, symbolic links recreated,
+ * nothing followed.  depth counts the levels above.
+ */
+static int
+clone_tree(int src, int dst, int depth)
+{
+	struct dirent	*de;
+	struct stat	 sb;
+	DIR		*dir = NULL;
+	char		 link[PATH_MAX];
+	ssize_t		 n;
+	int		 fd, sub = -1, dsub = -1, rc = -1, saved;
+
+	if (depth >= PATH_REMOVE_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	if ((fd = openat(src, ".", PATH_DIR_FLAGS)) == -1)
+		return -1;
+	if ((dir = fdopendir(fd)) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+			goto out;
+		if (S_ISREG(sb.st_mode)) {
+			if (linkat(fd, de->d_name, dst, de->d_name, 0) == -1)
+				goto out;
+		} else if (S_ISLNK(sb.st_mode)) {
+			if ((n = readlinkat(fd, de->d_name, link,
+			    sizeof(link) - 1)) == -1)
+				goto out;
+			link[n] = '\0';
+			if (symlinkat(link, dst, de->d_name) == -1)
+				goto out;
+		} else if (S_ISDIR(sb.st_mode)) {
+			if (mkdirat(dst, de->d_name, 0755) == -1 ||
+			    (sub = openat(fd, de->d_name, PATH_DIR_FLAGS)) == -1 ||
+			    (dsub = openat(dst, de->d_name, PATH_DIR_FLAGS)) == -1 ||
+			    clone_tree(sub, dsub, depth + 1) == -1)
+				goto out;
+			close(sub);
+			close(dsub);
+			sub = dsub = -1;
+		}
+	}
+	rc = 0;
+out:
+	saved = errno;
+	if (sub != -1)
+		close(sub);
+	if (dsub != -1)
+		close(dsub);
+	closedir(dir);
+	errno = saved;
+	return rc;
+}
+
+/*
+ * Make the directory open as dst a copy of the one open as src that
+ * shares every regular file's inode (hard links), as snapshots do: only
+ * renames and unlinks change the copy afterwards, never a file's bytes.
+ * Returns 0, or -1 with errno set.
+ */
+int
+path_clone_tree(int src, int dst)
+{
+	return clone_tree(src, dst, 0);
+}
+
+/*
  * Where a symbolic link at relpath with contents target leads, as a path
  * relative to the mirror root ("" for the root), walked lexically: "."
  * and empty components skipped, ".." popping.  Returns a string the
@@ -590,7 +667,7 @@ path_mkdirs(const char *abspath)
 		if (buf[i - 1] == '/')
 			continue;	/* "//" or a trailing '/' */
 		buf[i] = '\0';
-		if (mkdir(buf, 0777) == -1) {
+		if (mkdir(buf, 0755) == -1) {
 			/*
 			 * EEXIST is the usual answer, but a read-only or
 			 * unwritable parent may say EROFS or EACCES for a

@@ -7,10 +7,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fetch.h"
@@ -19,15 +21,44 @@
 #include "log.h"
 #include "path.h"
 #include "publish.h"
+#include "snapshot.h"
+#include "verify.h"
+#include "version.h"
+
+/* Manifests kept at once: a directory's and a few above it. */
+#define PUBLISH_MANIFESTS	8
+
+struct manifest {
+	char	*path;		/* its path in the tree, owned */
+	char	*text;		/* its bytes, owned; NULL when absent */
+	size_t	 len;
+};
 
 struct publish {
 	struct run	*r;
+	int		 root_fd;	/* where to publish: target, or the
+					   snapshot being built */
 	char		*dir;		/* directory of the last entry, owned */
 	int		 dir_fd;	/* it, open in target, or -1 */
 	bool		 dir_dirty;	/* it changed: fsync before closing */
 	bool		 index_phase;	/* publishing the publish_last files */
+	struct manifest	 manifests[PUBLISH_MANIFESTS]; /* read this run */
+	size_t		 next_manifest;	/* the cache slot to reuse next */
 	int64_t		 errors;
 };
+
+/* Forget the manifests read this run. */
+static void
+publish_free_manifests(struct publish *p)
+{
+	size_t i;
+
+	for (i = 0; i < PUBLISH_MANIFESTS; i++) {
+		free(p->manifests[i].path);
+		free(p->manifests[i].text);
+		p->manifests[i].path = p->manifests[i].text = NULL;
+	}
+}
 
 /* fsync and close the cached directory. */
 static void
@@ -63,7 +94,7 @@ publish_parent(struct publish *p, const char *path, const char **leaf)
 		log_err("out of memory");
 		return -1;
 	}
-	if ((p->dir_fd = path_open_dir(p->r->target_fd, p->dir, true)) == -1)
+	if ((p->dir_fd = path_open_dir(p->root_fd, p->dir, true)) == -1)
 		run_error(p->r, path, "cannot open %s/%s: %s",
 		    p->r->job->target, p->dir, strerror(errno));
 	return p->dir_fd;
@@ -132,6 +163,251 @@ fail:
 	return 0;
 }
 
+/* The most a manifest may weigh; a longer one is read in part. */
+#define PUBLISH_MANIFEST_MAX	(32 * 1024 * 1024)
+
+/*
+ * The text of the manifest at path: this run's new version when one is
+ * staged, else the one in the tree being published.  NULL when there is
+ * none.  The caller frees.
+ */
+static char *
+publish_read_manifest(struct publish *p, const char *path, size_t *len)
+{
+	struct run *r = p->r;
+	struct staged_row sr;
+	const char *leaf;
+	char name[32], *buf = NULL;
+	ssize_t n;
+	size_t cap = 0;
+	int fd = -1, dfd;
+
+	*len = 0;
+	if (state_staged_get(r->state, r->job->name, path, &sr) == 1 &&
+	    sr.complete) {
+		fetch_staged_name(sr.id, name, sizeof(name));
+		fd = openat(r->incoming_fd, name, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW);
+	} else if ((dfd = path_open_parent(p->root_fd, path, false, &leaf)) !=
+	    -1) {
+		fd = openat(dfd, leaf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		close(dfd);
+	}
+	if (fd == -1)
+		return NULL;
+	for (;;) {
+		if (*len + 65536 + 1 > cap) {
+			char *nb;
+
+			if (cap >= PUBLISH_MANIFEST_MAX)
+				break;
+			cap = cap ? cap * 2 : 65536 * 2;
+			if ((nb = realloc(buf, cap)) == NULL)
+				break;
+			buf = nb;
+		}
+		if ((n = read(fd, buf + *len, cap - *len - 1)) <= 0)
+			break;
+		*len += (size_t)n;
+	}
+	close(fd);
+	if (buf != NULL)
+		buf[*len] = '\0';
+	return buf;
+}
+
+/* Length of the directory holding the first len bytes of path. */
+static size_t
+publish_updir(const char *path, size_t len)
+{
+	while (len > 0 && path[len - 1] != '/')
+		len--;
+	return len > 0 ? len - 1 : 0;
+}
+
+/* The manifest at path, read once per run and kept in p's small cache. */
+static const struct manifest *
+publish_manifest(struct publish *p, const char *path)
+{
+	struct manifest *m;
+	size_t i;
+
+	for (i = 0; i < PUBLISH_MANIFESTS; i++)
+		if (p->manifests[i].path != NULL &&
+		    strcmp(p->manifests[i].path, path) == 0)
+			return &p->manifests[i];
+	m = &p->manifests[p->next_manifest];
+	p->next_manifest = (p->next_manifest + 1) % PUBLISH_MANIFESTS;
+	free(m->path);
+	free(m->text);
+	m->path = strdup(path);
+	m->text = m->path ? publish_read_manifest(p, path, &m->len) : NULL;
+	return m;
+}
+
+/*
+ * Check the staged file (open as fd) against every manifest that lists
+ * it: SHA256SUMS and MD5SUMS in its directory and those above it (with
+ * the path relative to theirs), and FILE.sha256 / FILE.md5 beside it.
+ * Returns 0 when nothing disagrees, 1 with why when something does.
+ */
+static int
+publish_check_manifests(struct publish *p, const struct scan_row *row,
+    int fd, char *why, size_t whylen)
+{
+	static const struct {
+		const char		*name;	/* in a directory, or suffix */
+		bool			 beside;
+		enum verify_algo	 algo;
+	} kinds[] = {
+		{ "SHA256SUMS", false, VERIFY_SHA256 },
+		{ "MD5SUMS", false, VERIFY_MD5 },
+		{ ".sha256", true, VERIFY_SHA256 },
+		{ ".md5", true, VERIFY_MD5 },
+	};
+	const struct manifest *m;
+	char want[80], have[2][80], *mpath;
+	bool computed[2] = { false, false };
+	size_t dirlen, i;
+	const char *rel;
+	int found;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		dirlen = path_dirlen(row->path);
+		for (;;) {
+			if (kinds[i].beside) {
+				if (asprintf(&mpath, "%s%s", row->path,
+				    kinds[i].name) == -1)
+					return -1;
+				rel = path_base(row->path);
+			} else {
+				if (asprintf(&mpath, "%.*s%s%s", (int)dirlen,
+				    row->path, dirlen ? "/" : "",
+				    kinds[i].name) == -1)
+					return -1;
+				rel = row->path + (dirlen ? dirlen + 1 : 0);
+			}
+			m = publish_manifest(p, mpath);
+			free(mpath);
+			found = m->text == NULL ? 0 : verify_manifest_lookup(
+			    m->text, m->len, rel, kinds[i].algo, want,
+			    sizeof(want));
+			/* FILE.sha256 may hold the bare digest. */
+			if (found == 0 && kinds[i].beside && m->text != NULL)
+				found = verify_manifest_lookup(m->text, m->len,
+				    NULL, kinds[i].algo, want, sizeof(want));
+			if (found == -1) {
+				snprintf(why, whylen, "%s lists it with a "
+				    "malformed digest", m->path);
+				return 1;
+			}
+			if (found == 1) {
+				if (!computed[kinds[i].algo] &&
+				    verify_digest_fd(fd, kinds[i].algo,
+				    have[kinds[i].algo], sizeof(have[0])) == -1)
+					return -1;
+				computed[kinds[i].algo] = true;
+				if (strcmp(want, have[kinds[i].algo]) != 0) {
+					snprintf(why, whylen, "does not match "
+					    "%s (%s, the file has %s)", m->path,
+					    want, have[kinds[i].algo]);
+					return 1;
+				}
+			}
+			if (kinds[i].beside || dirlen == 0)
+				break;
+			dirlen = path_dirlen(row->path) > 0 ?
+			    publish_updir(row->path, dirlen) : 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Move a rejected file to quarantine; see publish.h.
+ */
+int
+publish_reject(struct run *r, const struct scan_row *row, int64_t staged_id,
+    const char *why)
+{
+	char *qdir = NULL, qname[NAME_MAX + 1], name[32];
+	int qfd = -1, rc = -1;
+
+	fetch_staged_name(staged_id, name, sizeof(name));
+	if (asprintf(&qdir, "%s.quarantine", r->job->incoming) == -1) {
+		qdir = NULL;
+		goto out;
+	}
+	snprintf(qname, sizeof(qname), "run%lld-%lld-%.200s", (long long)r->id,
+	    (long long)staged_id, path_base(row->path));
+	if (path_mkdirs(qdir) == -1 || (qfd = open(qdir, O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    renameat(r->incoming_fd, name, qfd, qname) == -1) {
+		log_err("%s: cannot quarantine /%s in %s: %s", r->job->name,
+		    row->path, qdir ? qdir : "?", strerror(errno));
+		goto out;
+	}
+	r->rejected++;
+	r->counts.errors++;
+	log_warn("%s: /%s rejected (%s); quarantined as %s/%s", r->job->name,
+	    row->path, why, qdir, qname);
+	run_event(r, row->path, "quarantine", row->size, why);
+	if (state_staged_delete(r->state, staged_id) == -1 ||
+	    state_scan_set(r->state, row->id, SCAN_FILE_REJECTED, row->tries,
+	    0) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (qfd != -1)
+		close(qfd);
+	free(qdir);
+	return rc;
+}
+
+/*
+ * The verification gate for one staged file: manifests (verify_manifests)
+ * and the operator's command (verify_command).  Returns 0 to publish it,
+ * 1 when it was rejected and quarantined, -1 on error.
+ */
+static int
+publish_gate(struct publish *p, const struct scan_row *row, int64_t staged_id,
+    const char *name)
+{
+	struct run *r = p->r;
+	const struct job *job = r->job;
+	char why[512] = "", *path = NULL;
+	int fd = -1, verdict = 0;
+
+	if (!job->verify_manifests && job->verify_command == NULL)
+		return 0;
+	if ((fd = openat(r->incoming_fd, name, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1) {
+		run_error(r, row->path, "incoming file %s: %s", name,
+		    strerror(errno));
+		return -1;
+	}
+	if (job->verify_manifests)
+		verdict = publish_check_manifests(p, row, fd, why, sizeof(why));
+	if (verdict == 0 && job->verify_command != NULL) {
+		if (asprintf(&path, "%s/%s", job->incoming, name) == -1) {
+			path = NULL;
+			verdict = -1;
+		} else
+			verdict = verify_run_command(job->verify_command, path,
+			    job->verify_timeout, why, sizeof(why));
+	}
+	close(fd);
+	free(path);
+	if (verdict == -1) {
+		run_error(r, row->path, "cannot verify: %s", why[0] ? why :
+		    strerror(errno));
+		return -1;
+	}
+	if (verdict == 1)
+		return publish_reject(r, row, staged_id, why) == 0 ? 1 : -1;
+	return 0;
+}
+
 /* Rename one staged file or make one link in target. */
 static int
 publish_entry(void *arg, const struct scan_row *row)
@@ -149,6 +425,34 @@ publish_entry(void *arg, const struct scan_row *row)
 		is_index = filter_match(r->job->publish_last.v[i], row->path);
 	if (is_index != p->index_phase)
 		return 0;
+	/*
+	 * Index files describe the files published before them: with some
+	 * of those rejected, the old index stays, and the new one waits
+	 * (staged) for a run in which everything passes.
+	 */
+	if (is_index && r->rejected > 0) {
+		run_event(r, row->path, "skip", -1, "held back: files of this "
+		    "run were rejected");
+		return 0;
+	}
+	if (row->type != 'l') {
+		found = state_staged_get(r->state, r->job->name, row->path,
+		    &staged);
+		if (found != 1) {
+			if (found == 0)
+				run_error(r, row->path, "no staged file");
+			goto fail;
+		}
+		fetch_staged_name(staged.id, name, sizeof(name));
+		switch (publish_gate(p, row, staged.id, name)) {
+		case 0:
+			break;
+		case 1:
+			return 0;	/* quarantined */
+		default:
+			goto fail;
+		}
+	}
 
 	if ((dfd = publish_parent(p, row->path, &leaf)) == -1)
 		goto fail;
@@ -165,14 +469,6 @@ publish_entry(void *arg, const struct scan_row *row)
 			goto fail;
 		}
 	} else {
-		found = state_staged_get(r->state, r->job->name, row->path,
-		    &staged);
-		if (found != 1) {
-			if (found == 0)
-				run_error(r, row->path, "no staged file");
-			goto fail;
-		}
-		fetch_staged_name(staged.id, name, sizeof(name));
 		if (renameat(r->incoming_fd, name, dfd, leaf) == -1) {
 			run_error(r, row->path, "cannot publish %s/%s: %s",
 			    r->job->target, row->path, strerror(errno));
@@ -194,6 +490,7 @@ fail:
 
 struct deletions {
 	struct run	*r;
+	int		 root_fd;	/* the tree to delete from */
 	int64_t		 count;		/* files that would go */
 	int		 errors;
 };
@@ -232,7 +529,7 @@ deletions_apply(void *arg, const char *path, char type)
 	int64_t n;
 	int dfd;
 
-	dfd = path_open_parent(r->target_fd, path, false, &leaf);
+	dfd = path_open_parent(d->root_fd, path, false, &leaf);
 	if (dfd == -1 && errno != ENOENT) {
 		run_error(r, path, "cannot open the directory of %s/%s: %s",
 		    r->job->target, path, strerror(errno));
@@ -266,7 +563,7 @@ deletions_apply(void *arg, const char *path, char type)
 static int
 publish_over_limit(struct run *r, int64_t *count, bool *over)
 {
-	struct deletions d = { r, 0, 0 };
+	struct deletions d = { r, -1, 0, 0 };
 	int64_t total, limit;
 
 	if (state_vanished_foreach(r->state, r->job->name, deletions_count,
@@ -282,6 +579,70 @@ publish_over_limit(struct run *r, int64_t *count, bool *over)
 	return 0;
 }
 
+/*
+ * Write the trace file: the run, its time, source and counts, in the
+ * spirit of Debian's mirror traces, so downstream mirrors and monitoring
+ * can tell which run made the tree.  Written to a temporary name and
+ * renamed, like every file readers see; only by runs that changed the
+ * tree (a no-op run changes nothing on disk; its time is in the database
+ * and the metrics).
+ */
+static void
+publish_trace(struct run *r, int root_fd)
+{
+	const struct job *job = r->job;
+	const char *leaf = "trace";
+	char now[32], tmp[64];
+	FILE *f = NULL;
+	int dfd = -1, fd = -1;
+
+	if (job->trace_file != NULL) {
+		char *dir = strndup(job->trace_file, path_dirlen(job->trace_file));
+
+		leaf = path_base(job->trace_file);
+		if (dir != NULL && path_mkdirs(dir[0] ? dir : "/") == 0)
+			dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC);
+		free(dir);
+	} else
+		dfd = path_open_dir(root_fd, ".ftpmirror", true);
+	snprintf(tmp, sizeof(tmp), ".%s.%ld", leaf, (long)getpid());
+	if (dfd == -1 || (fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | O_NOFOLLOW, 0644)) == -1 || (f = fdopen(fd, "w")) ==
+	    NULL)
+		goto fail;
+	fd = -1;
+	state_iso_time((int64_t)time(NULL), now, sizeof(now));
+	fprintf(f, "date: %s\njob: %s\nrun: %lld\nsource: %s\n"
+	    "files_added: %lld\nfiles_changed: %lld\nfiles_deleted: %lld\n"
+	    "bytes_downloaded: %lld\nftpmirror: %s\n", now, job->name,
+	    (long long)r->id, job->source, (long long)r->counts.added,
+	    (long long)r->counts.changed, (long long)r->counts.deleted,
+	    (long long)r->counts.bytes, FTPMIRROR_VERSION);
+	if (fflush(f) == EOF || fsync(fileno(f)) == -1)
+		goto fail;
+	if (fclose(f) == EOF) {
+		f = NULL;
+		goto fail;
+	}
+	f = NULL;
+	if (renameat(dfd, tmp, dfd, leaf) == -1)
+		goto fail;
+	close(dfd);
+	return;
+fail:
+	log_warn("%s: cannot write the trace file: %s", job->name,
+	    strerror(errno));
+	if (f != NULL)
+		fclose(f);
+	if (fd != -1)
+		close(fd);
+	if (dfd != -1) {
+		unlinkat(dfd, tmp, 0);
+		close(dfd);
+	}
+}
+
 /* Publish the run's work into target. */
 enum publish_result
 publish_run(struct run *r)
@@ -290,16 +651,23 @@ publish_run(struct run *r)
 	    SCAN_DIR_UNLISTED, SCAN_DIR_INCOMPLETE };
 	static const enum scan_state files[] = { SCAN_FILE_STAGED, SCAN_LINK };
 	struct publish p;
-	struct deletions d = { r, 0, 0 };
+	struct deletions d = { r, -1, 0, 0 };
 	enum publish_result rc = PUBLISH_FAILED;
+	bool snapshot = r->job->publish == JOB_PUBLISH_SNAPSHOT;
 	int64_t ndelete = 0;
 	bool over = false;
 
 	memset(&p, 0, sizeof(p));
 	p.r = r;
 	p.dir_fd = -1;
+	p.root_fd = r->target_fd;
 	if (r->job->delete && publish_over_limit(r, &ndelete, &over) == -1)
-		goto out;
+		return PUBLISH_FAILED;
+	/* A snapshot starts as hard links to the current one. */
+	if (snapshot && (p.root_fd = snapshot_begin(r->job, r->id,
+	    r->target_fd)) == -1)
+		return PUBLISH_FAILED;
+	d.root_fd = p.root_fd;
 
 	if (state_scan_foreach(r->state, r->job->name, dirs, 3, publish_dir,
 	    &p) == -1)
@@ -321,23 +689,33 @@ publish_run(struct run *r)
 		goto out;
 	}
 
-	if (over) {
+	if (over)
 		run_error(r, "", "max_delete: %lld files vanished upstream, "
 		    "more than the job allows; nothing was deleted",
 		    (long long)ndelete);
-		rc = PUBLISH_DELETE_LIMIT;
-		goto out;
-	}
-	if (r->job->delete && state_vanished_foreach(r->state, r->job->name,
-	    deletions_apply, &d) == -1)
+	else if (r->job->delete && state_vanished_foreach(r->state,
+	    r->job->name, deletions_apply, &d) == -1)
 		goto out;
 	if (d.errors > 0) {
 		r->failed += d.errors;
 		goto out;
 	}
-	rc = PUBLISH_OK;
+	/* A run that changed nothing leaves the disk alone, trace too. */
+	if (r->counts.added + r->counts.changed + r->counts.deleted > 0 ||
+	    snapshot)
+		publish_trace(r, p.root_fd);
+	if (snapshot && (fsync(p.root_fd) == -1 ||
+	    snapshot_commit(r->job, r->id) == -1))
+		goto out;
+	rc = over ? PUBLISH_DELETE_LIMIT : PUBLISH_OK;
 out:
 	publish_close_dir(&p);
+	publish_free_manifests(&p);
+	if (snapshot) {
+		close(p.root_fd);
+		if (rc == PUBLISH_FAILED)
+			snapshot_abort(r->job, r->id);
+	}
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "job.h"
 #include "log.h"
@@ -43,13 +44,27 @@ run_error(struct run *r, const char *path, const char *fmt, ...)
 		r->message = strdup(msg);
 }
 
-/* Seconds before try number tries: 1, 2, 4, ... at most 60. */
+/* Now, in milliseconds since the epoch (the unit of retry times). */
 int64_t
-run_backoff(int tries)
+run_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * When try number tries may start: 1, 2, 4, ... at most 60 seconds from
+ * now, in milliseconds (whole seconds would make the first wait anything
+ * from 0 to 1 s).
+ */
+int64_t
+run_retry_at(int tries)
 {
 	int64_t s = 1;
 
 	while (--tries > 0 && s < 60)
 		s *= 2;
-	return s < 60 ? s : 60;
+	return run_now_ms() + (s < 60 ? s : 60) * 1000;
 }

@@ -23,6 +23,7 @@
 #include "path.h"
 #include "publish.h"
 #include "report.h"
+#include "snapshot.h"
 #include "sync.h"
 #include "tz.h"
 #include "xfer.h"
@@ -50,6 +51,51 @@ sync_open_tree(const struct run *r, const char *path)
 }
 
 /*
+ * In snapshot mode target is a link this program manages: open the
+ * snapshot it points to (-1 before the first one), and refuse a real
+ * directory there, which no rename could replace atomically.  Returns the
+ * descriptor, -1, or -2 on error.
+ */
+static int
+sync_open_snapshot_target(struct run *r)
+{
+	struct stat sb;
+	char *root = NULL;
+	int fd;
+
+	if (lstat(r->job->target, &sb) == -1) {
+		if (errno != ENOENT) {
+			log_err("%s: %s: %s", r->job->name, r->job->target,
+			    strerror(errno));
+			return -2;
+		}
+		fd = -1;
+	} else if (!S_ISLNK(sb.st_mode)) {
+		log_err("%s: %s exists and is not a symbolic link; publish: "
+		    "snapshot makes target a link to the current snapshot, so "
+		    "move it aside first", r->job->name, r->job->target);
+		return -2;
+	} else if ((fd = open(r->job->target, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		log_err("%s: %s: %s", r->job->name, r->job->target,
+		    strerror(errno));
+		return -2;
+	}
+	/* The snapshots live beside target, on incoming's file system. */
+	if (!r->dry && ((root = snapshot_root(r->job)) == NULL ||
+	    path_mkdirs(root) == -1)) {
+		log_err("%s: cannot make the snapshots directory beside %s",
+		    r->job->name, r->job->target);
+		free(root);
+		if (fd != -1)
+			close(fd);
+		return -2;
+	}
+	free(root);
+	return fd;
+}
+
+/*
  * Open target and incoming.  They must share a file system: publishing is
  * rename(2), which can't cross one.  Returns 0 or -1.
  */
@@ -57,23 +103,37 @@ static int
 sync_open_trees(struct run *r)
 {
 	struct stat st, si;
+	char *root = NULL;
+	int rc = -1;
 
-	if ((r->target_fd = sync_open_tree(r, r->job->target)) == -2 ||
+	r->target_fd = r->job->publish == JOB_PUBLISH_SNAPSHOT ?
+	    sync_open_snapshot_target(r) : sync_open_tree(r, r->job->target);
+	if (r->target_fd == -2 ||
 	    (r->incoming_fd = sync_open_tree(r, r->job->incoming)) == -2)
 		return -1;
-	if (r->target_fd == -1 || r->incoming_fd == -1)
+	if (r->incoming_fd == -1 || r->dry)
 		return 0;
-	if (fstat(r->target_fd, &st) == -1 || fstat(r->incoming_fd, &si) == -1) {
-		log_err("%s: %s", r->job->name, strerror(errno));
-		return -1;
-	}
+	if (r->job->publish == JOB_PUBLISH_SNAPSHOT) {
+		if ((root = snapshot_root(r->job)) == NULL ||
+		    stat(root, &st) == -1)
+			goto fail;
+	} else if (fstat(r->target_fd, &st) == -1)
+		goto fail;
+	if (fstat(r->incoming_fd, &si) == -1)
+		goto fail;
 	if (st.st_dev != si.st_dev) {
 		log_err("%s: incoming %s and target %s are on different file "
 		    "systems; files could not be renamed into place",
 		    r->job->name, r->job->incoming, r->job->target);
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+	goto out;
+fail:
+	log_err("%s: %s", r->job->name, strerror(errno));
+out:
+	free(root);
+	return rc;
 }
 
 /* When the earliest waiting retry is due: 1 and *next, 0 none, -1. */
@@ -81,7 +141,7 @@ static int
 sync_next_retry(struct run *r, int64_t *next)
 {
 	static const enum scan_state waiting[] = { SCAN_DIR_PENDING,
-	    SCAN_FILE_CHECK, SCAN_FILE_FETCH };
+	    SCAN_FILE_CHECK, SCAN_FILE_HASH, SCAN_FILE_FETCH };
 	int64_t when;
 	size_t i;
 	int n, found = 0;
@@ -108,7 +168,7 @@ sync_next_retry(struct run *r, int64_t *next)
 static int
 sync_loop(struct run *r)
 {
-	int64_t next, now;
+	int64_t next = 0, now;
 	int n, timeout;
 
 	for (;;) {
@@ -120,6 +180,8 @@ sync_loop(struct run *r)
 			n = crawl_start_next(r);
 			if (n == 0)
 				n = fetch_start_check(r);
+			if (n == 0)
+				n = fetch_start_hash(r);
 			if (n == 0 && !r->dry)
 				n = fetch_start_next(r);
 			if (n == -1)
@@ -134,9 +196,9 @@ sync_loop(struct run *r)
 				return -1;
 			if (n == 0)
 				return 0;
-			now = (int64_t)time(NULL);
-			if (next > now && (next - now) * 1000 < timeout)
-				timeout = (int)((next - now) * 1000);
+			now = run_now_ms();
+			if (next > now && next - now < timeout)
+				timeout = (int)(next - now);
 		}
 		if (xfer_pump(r->xfer, timeout) == -1)
 			return -1;
@@ -229,6 +291,16 @@ sync_conclude(struct run *r, const char **status)
 	}
 	if (state_files_update_from_scan(r->state, r->job->name, r->id) == -1) {
 		*status = "failed";
+		return SYNC_PARTIAL;
+	}
+	/* Published, but without what the verification gate rejected. */
+	if (r->rejected > 0) {
+		*status = "partial";
+		snprintf(msg, sizeof(msg), "%lld files failed verification and "
+		    "were quarantined; the public tree keeps their previous "
+		    "versions (see events)", (long long)r->rejected);
+		free(r->message);
+		r->message = strdup(msg);
 		return SYNC_PARTIAL;
 	}
 	/* Published, but the tree is not the whole remote tree. */

@@ -19,6 +19,7 @@ struct xfer_slot {
 	struct xfer_req	 req;		/* the request in flight */
 	struct curl_slist *quote;
 	char		 errbuf[CURL_ERROR_SIZE];
+	char		 error[CURL_ERROR_SIZE + 64]; /* errbuf and the reply */
 	int		 data_failed;	/* on_data asked to stop */
 };
 
@@ -340,6 +341,12 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	r.bytes = (int64_t)bytes;
 	r.filetime = (int64_t)filetime;
 	r.error = slot->errbuf[0] ? slot->errbuf : curl_easy_strerror(code);
+	/* libcurl's words for a reply can mislead (421 reads "timeout"). */
+	if (code != CURLE_OK && reply >= 400) {
+		snprintf(slot->error, sizeof(slot->error), "%s (server reply %ld)",
+		    r.error, reply);
+		r.error = slot->error;
+	}
 	r.transient = code != CURLE_OK && !slot->data_failed &&
 	    xfer_transient(code, reply);
 	r.refused_connect = xfer_refused(code);
