@@ -37,6 +37,10 @@ struct job {
 	char		*password_file;	/* resolved like target, or NULL */
 	bool		 password_inline; /* a real account's password is
 					   written in the job file itself */
+	char		*password_env;	/* environment variable holding the
+					   password, or NULL */
+	char		*netrc_file;	/* a netrc file for login and
+					   password (libcurl reads it), or NULL */
 	char		*schedule_text;	/* as given, or NULL */
 	struct schedule	 schedule;
 	int		 connections;	/* 1..64, default 4 */

@@ -25,9 +25,10 @@ struct runner_opts {
 /*
  * When job is next due (seconds since the epoch), given the summary of its
  * runs (NULL when it never ran): its schedule after the newest run's
- * start, and, while it keeps failing, no sooner than a back-off after the
+ * start (cron fields in the wall clock of the zone tz_use_environment()
+ * chose: UTC unless TZ says otherwise), and, while it keeps failing, no sooner than a back-off after the
  * last failure (1 minute, doubling, at most 6 hours).  -1 when the job has
- * no schedule.  Pure.
+ * no schedule.  Reads no clock: now is given.
  */
 int64_t runner_next_due(const struct job *job, const struct job_summary *js,
     int64_t now);

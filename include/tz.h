@@ -6,6 +6,7 @@
 #ifndef FTPMIRROR_TZ_H
 #define FTPMIRROR_TZ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -13,6 +14,15 @@
  * Sets TZ for the process: callers run one job at a time.  Returns 0 or -1.
  */
 int tz_use(const char *zone);
+
+/* Is the zone in use UTC (no conversion at all)? */
+bool tz_is_utc(void);
+
+/*
+ * Use the zone of the environment's TZ for the following calls (UTC when
+ * TZ is unset or empty).  Returns 0 or -1.
+ */
+int tz_use_environment(void);
 
 /* Wall-clock time in the zone, read as if UTC, to seconds since the epoch. */
 int64_t tz_wall_to_utc(int64_t wall);

@@ -19,6 +19,7 @@ struct xfer_opts {
 	bool		 passive;	/* EPSV then PASV; false: EPRT/PORT */
 	bool		 tls_required;	/* AUTH TLS on ftp:// */
 	const char	*ca_file;	/* or NULL for the system store */
+	const char	*netrc_file;	/* login and password from it, or NULL */
 	int		 timeout;	/* seconds without progress */
 	int64_t		 max_recv_speed; /* bytes/s per transfer, 0 = none */
 	int		 connections;	/* slots and control connections */

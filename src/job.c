@@ -49,6 +49,7 @@ enum key_id {
 	K_CA_FILE, K_PUBLISH, K_PUBLISH_LAST, K_KEEP_SNAPSHOTS,
 	K_VERIFY_MANIFESTS, K_VERIFY_REMOTE_HASH, K_VERIFY_COMMAND,
 	K_HISTORY_DAYS, K_METRICS_FILE, K_TRACE_FILE, K_VERIFY_TIMEOUT,
+	K_PASSWORD_ENV, K_NETRC_FILE,
 	K_COUNT
 };
 
@@ -195,6 +196,10 @@ static const struct key keys[K_COUNT] = {
 				  0, false, false },
 	[K_VERIFY_TIMEOUT] =	{ "verify_timeout", set_int,
 				  OFF(verify_timeout), 1, 86400, false, false },
+	[K_PASSWORD_ENV] =	{ "password_env", set_string,
+				  OFF(password_env), 0, 0, false, false },
+	[K_NETRC_FILE] =	{ "netrc_file", set_path, OFF(netrc_file), 0,
+				  0, false, false },
 };
 
 /* Files published last when the job does not say (Debian and GNU style). */
@@ -1601,9 +1606,12 @@ finish(struct parse *p, struct job *job)
 		return;
 	}
 
-	if (p->seen[K_PASSWORD] && p->seen[K_PASSWORD_FILE])
-		perr(p, &p->vmark[K_PASSWORD_FILE], "password_file: give "
-		    "either password or password_file, not both");
+	if ((p->seen[K_PASSWORD] + p->seen[K_PASSWORD_FILE] +
+	    p->seen[K_PASSWORD_ENV] + p->seen[K_NETRC_FILE]) > 1)
+		perr(p, &p->vmark[p->seen[K_NETRC_FILE] ? K_NETRC_FILE :
+		    p->seen[K_PASSWORD_ENV] ? K_PASSWORD_ENV : K_PASSWORD_FILE],
+		    "give only one of password, password_file, password_env "
+		    "and netrc_file");
 	/*
 	 * Never NULL, so no user of a job has to ask: "" stands in until
 	 * job_load reads password_file, and for accounts without one.
@@ -1612,6 +1620,7 @@ finish(struct parse *p, struct job *job)
 	    !is_anonymous(job->user);
 	if (!p->seen[K_PASSWORD]) {
 		anon = job->user != NULL && !p->seen[K_PASSWORD_FILE] &&
+		    !p->seen[K_PASSWORD_ENV] && !p->seen[K_NETRC_FILE] &&
 		    is_anonymous(job->user);
 		if ((job->password = strdup(anon ? JOB_ANON_PASSWORD : "")) ==
 		    NULL) {
@@ -1878,6 +1887,32 @@ read_failed(struct job_errors *errs, const char *prefix, const char *path,
 		errs_add(errs, "%s%s: %s", prefix, path, strerror(e));
 }
 
+/* The password from the environment variable the job names. */
+static int
+read_password_env(struct job *job, struct job_errors *errs)
+{
+	const char *value = getenv(job->password_env);
+
+	if (value == NULL) {
+		errs_add(errs, "%s: password_env: %s is not set", job->file,
+		    job->password_env);
+		return -1;
+	}
+	if (has_control(value)) {
+		errs_add(errs, "%s: password_env: %s holds control characters",
+		    job->file, job->password_env);
+		return -1;
+	}
+	if (job->password != NULL)
+		explicit_bzero(job->password, strlen(job->password));
+	free(job->password);
+	if ((job->password = strdup(value)) == NULL) {
+		errs_add(errs, "%s: out of memory", job->file);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The password: the first line of password_file, without its line end.
  * Returns 0, or -1 with an error appended.
@@ -2022,6 +2057,8 @@ job_load(const char *spec, const char *jobs_dir, struct job_errors *errs)
 		goto out;
 	if (job->password_file != NULL && read_password(job, errs) == -1)
 		goto out;
+	if (job->password_env != NULL && read_password_env(job, errs) == -1)
+		goto out;
 	rv = job;
 	job = NULL;
 	goto out;
@@ -2071,6 +2108,8 @@ job_free(struct job *job)
 	free(job->ca_file);
 	free(job->verify_command);
 	free(job->metrics_file);
+	free(job->password_env);
+	free(job->netrc_file);
 	free(job->trace_file);
 	free(job);
 }

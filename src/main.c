@@ -21,6 +21,7 @@
 #include "runner.h"
 #include "state.h"
 #include "sync.h"
+#include "tz.h"
 #include "version.h"
 
 
@@ -195,6 +196,10 @@ warn_readable_secrets(const struct job *job)
 	    (sb.st_mode & S_IROTH))
 		log_warn("%s: password_file %s is readable by others",
 		    job->file, job->password_file);
+	if (job->netrc_file && stat(job->netrc_file, &sb) == 0 &&
+	    (sb.st_mode & S_IROTH))
+		log_warn("%s: netrc_file %s is readable by others",
+		    job->file, job->netrc_file);
 }
 
 static int
@@ -483,6 +488,7 @@ cmd_status(struct globals *g, int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.json = g->json;
 	ctx.now = (int64_t)time(NULL);
+	tz_use_environment();
 	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
 		if (c != 'j')
 			return SYNC_USAGE;

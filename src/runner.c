@@ -22,6 +22,7 @@
 #include "runner.h"
 #include "state.h"
 #include "sync.h"
+#include "tz.h"
 
 /* Longest back-off of a failing job. */
 #define RUNNER_MAX_BACKOFF	(6 * 3600)
@@ -51,7 +52,15 @@ runner_next_due(const struct job *job, const struct job_summary *js,
 
 	if (job->schedule.kind == SCHEDULE_NONE)
 		return -1;
-	next = schedule_next(&job->schedule, js ? js->started : -1, now);
+	if (job->schedule.kind == SCHEDULE_CRON && !tz_is_utc()) {
+		/* Cron fields read in TZ's wall clock (tz_use_environment). */
+		next = schedule_next(&job->schedule, js ? tz_utc_to_wall(
+		    js->started) : -1, tz_utc_to_wall(now));
+		if (next >= 0)
+			next = tz_wall_to_utc(next);
+	} else
+		next = schedule_next(&job->schedule, js ? js->started : -1,
+		    now);
 	if (js != NULL && js->failures > 0 && js->finished >= 0) {
 		/* 1, 2, 4 ... minutes; 60 << 9 is past the cap already. */
 		backoff = (int64_t)60 << (js->failures - 1 < 9 ?
@@ -392,7 +401,7 @@ runner_due(const struct runner_opts *o)
 	int worst;
 	bool *todo;
 
-	if (runner_load(&t, o->jobs_dir) == -1)
+	if (tz_use_environment() == -1 || runner_load(&t, o->jobs_dir) == -1)
 		return SYNC_USAGE;
 	worst = t.worst;
 	/* Decided once, up front: a job run now is not "due" again. */
@@ -450,7 +459,7 @@ runner_daemon(const struct runner_opts *o)
 	size_t running = 0;
 	int worst = 0;
 
-	if (runner_load(&t, o->jobs_dir) == -1)
+	if (tz_use_environment() == -1 || runner_load(&t, o->jobs_dir) == -1)
 		return 1;
 	log_info("scheduler started: %zu jobs from %s, at most %d at once",
 	    t.n, o->jobs_dir, o->max_parallel);

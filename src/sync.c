@@ -366,6 +366,7 @@ sync_xfer_new(const struct job *job)
 	xo.passive = job->passive;
 	xo.tls_required = job->tls == JOB_TLS_REQUIRED;
 	xo.ca_file = job->ca_file;
+	xo.netrc_file = job->netrc_file;
 	xo.timeout = job->timeout;
 	xo.connections = job->connections;
 	/* The cap is for the whole job: each connection gets its share. */

@@ -31,6 +31,7 @@ struct xfer {
 	char		*user;
 	char		*password;
 	char		*ca_file;
+	char		*netrc_file;
 	struct xfer_opts opts;
 };
 
@@ -103,7 +104,8 @@ xfer_new(const struct xfer_opts *o)
 	x->nslots = o->connections > 0 ? o->connections : 1;
 	if ((x->user = strdup(o->user)) == NULL ||
 	    (x->password = strdup(o->password)) == NULL ||
-	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL))
+	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL) ||
+	    (o->netrc_file && (x->netrc_file = strdup(o->netrc_file)) == NULL))
 		goto oom;
 	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL)
 		goto oom;
@@ -124,6 +126,7 @@ xfer_new(const struct xfer_opts *o)
 	x->opts.user = x->user;
 	x->opts.password = x->password;
 	x->opts.ca_file = x->ca_file;
+	x->opts.netrc_file = x->netrc_file;
 	return x;
 oom:
 	log_err("out of memory starting the transfer engine");
@@ -149,6 +152,7 @@ xfer_free(struct xfer *x)
 	free(x->user);
 	free(x->password);
 	free(x->ca_file);
+	free(x->netrc_file);
 	free(x);
 }
 
@@ -177,8 +181,14 @@ xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, slot->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "ftp,ftps");
-	curl_easy_setopt(e, CURLOPT_USERNAME, o->user);
-	curl_easy_setopt(e, CURLOPT_PASSWORD, o->password);
+	if (o->netrc_file != NULL) {
+		/* The netrc entry for the host names the login and password. */
+		curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_REQUIRED);
+		curl_easy_setopt(e, CURLOPT_NETRC_FILE, o->netrc_file);
+	} else {
+		curl_easy_setopt(e, CURLOPT_USERNAME, o->user);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, o->password);
+	}
 	/*
 	 * Name every file by its full path: no CWD per file, and a reused
 	 * connection needs no CWD back to where it logged in.

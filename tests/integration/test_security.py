@@ -194,6 +194,40 @@ class TestPasswords(helpers.IntegrationTest):
         self.assertSameTree(self.remote, mirror.target)
         self.assertDbClean(mirror, secret)
 
+    def test_password_env_never_shown(self):
+        secret = self.secret("env")
+        url = self.start_user_server(secret)
+        mirror = helpers.Mirror(self.tmp, "pwenv", url, user=USER,
+                                password_env="FTPMIRROR_TEST_PASSWORD", timeout=10, retries=1)
+        os.chmod(mirror.job, 0o600)
+        env = mirror.env()
+        env["FTPMIRROR_TEST_PASSWORD"] = secret
+        res = helpers.run_command(mirror.argv("-v", "sync", mirror.job), timeout=60, env=env,
+                                  cwd=self.tmp)
+        self.assertExit(res, 0, "sync -v with password_env")
+        self.assertNotLeaked(secret, res.stdout + res.stderr, "sync -v with password_env")
+        self.assertSameTree(self.remote, mirror.target)
+        self.assertDbClean(mirror, secret)
+        # Unset, the job can't run: a clear job error, not a login attempt.
+        res = mirror.run("sync", mirror.job)
+        self.assertExit(res, 2, "sync with password_env unset")
+        self.assertIn("FTPMIRROR_TEST_PASSWORD", res.stderr)
+
+    def test_netrc_never_shown(self):
+        secret = self.secret("netrc")
+        url = self.start_user_server(secret)
+        netrc = self.path("netrc")
+        with open(netrc, "w") as f:
+            f.write("machine 127.0.0.1 login %s password %s\n" % (USER, secret))
+        os.chmod(netrc, 0o600)
+        mirror = helpers.Mirror(self.tmp, "netrc", url, netrc_file=netrc, timeout=10, retries=1)
+        os.chmod(mirror.job, 0o600)
+        res = mirror.run("-v", "sync", mirror.job)
+        self.assertExit(res, 0, "sync -v with netrc_file")
+        self.assertNotLeaked(secret, res.stdout + res.stderr, "sync -v with netrc_file")
+        self.assertSameTree(self.remote, mirror.target)
+        self.assertDbClean(mirror, secret)
+
     def test_wrong_password_not_shown(self):
         url = self.start_user_server(self.secret("right"))
         wrong = self.secret("wrong")

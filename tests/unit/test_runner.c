@@ -1,0 +1,99 @@
+/*
+ * test_runner.c: when a job is next due: its schedule after its newest
+ * run, the back-off of a failing job, cron fields in TZ's wall clock.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "job.h"
+#include "runner.h"
+#include "schedule.h"
+#include "state.h"
+#include "tz.h"
+
+#define NOW	1795651200	/* 2026-11-26T00:00:00Z */
+
+struct due_row {
+	const char	*what;
+	const char	*schedule;	/* NULL: none */
+	bool		 ran;
+	int64_t		 started, finished, failures;
+	int64_t		 want;
+};
+
+static const struct due_row rows[] = {
+	{ "no schedule", NULL, false, 0, 0, 0, -1 },
+	{ "never ran: due now", "every 6h", false, 0, 0, 0, NOW },
+	{ "ran an hour ago", "every 6h", true, NOW - 3600, NOW - 3500, 0,
+	  NOW - 3600 + 6 * 3600 },
+	{ "overdue", "every 1h", true, NOW - 7200, NOW - 7100, 0, NOW },
+	{ "failed once: 1 minute back-off", "every 10s", true, NOW - 20,
+	  NOW - 10, 1, NOW - 10 + 60 },
+	{ "failed 3 times: 4 minutes", "every 10s", true, NOW - 20, NOW - 10,
+	  3, NOW - 10 + 240 },
+	{ "failing for long: 6 hours at most", "every 10s", true, NOW - 20,
+	  NOW - 10, 30, NOW - 10 + 6 * 3600 },
+	{ "back-off shorter than the schedule", "every 1d", true,
+	  NOW - 3600, NOW - 3500, 1, NOW - 3600 + 86400 },
+	{ "cron in UTC", "0 3 * * *", true, NOW - 60, NOW - 50, 0,
+	  NOW + 3 * 3600 },
+};
+
+static void
+test_next_due(void **state)
+{
+	struct job job;
+	struct job_summary js;
+	const char *why;
+	size_t i;
+	int64_t got;
+
+	(void)state;
+	assert_int_equal(tz_use("UTC"), 0);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(&job, 0, sizeof(job));
+		memset(&js, 0, sizeof(js));
+		if (rows[i].schedule != NULL)
+			assert_int_equal(schedule_parse(rows[i].schedule,
+			    &job.schedule, &why), 0);
+		js.started = rows[i].started;
+		js.finished = rows[i].finished;
+		js.failures = rows[i].failures;
+		got = runner_next_due(&job, rows[i].ran ? &js : NULL, NOW);
+		if (got != rows[i].want)
+			fail_msg("%s: got %lld, want %lld", rows[i].what,
+			    (long long)got, (long long)rows[i].want);
+	}
+}
+
+/* "0 3 * * *" under TZ=Europe/Berlin is 03:00 CET, 02:00 UTC. */
+static void
+test_cron_in_tz(void **state)
+{
+	struct job job;
+	const char *why;
+
+	(void)state;
+	memset(&job, 0, sizeof(job));
+	assert_int_equal(schedule_parse("0 3 * * *", &job.schedule, &why), 0);
+	assert_int_equal(tz_use("Europe/Berlin"), 0);
+	assert_int_equal(runner_next_due(&job, NULL, NOW), NOW + 2 * 3600);
+	assert_int_equal(tz_use("UTC"), 0);
+	assert_int_equal(runner_next_due(&job, NULL, NOW), NOW + 3 * 3600);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_next_due),
+		cmocka_unit_test(test_cron_in_tz),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
