@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,7 +146,7 @@ verify_parse_hash_reply(const char *reply, size_t len,
 	return -1;
 }
 
-/* The algorithm named in a HASH reply. */
+/* The algorithm named in a HASH reply: the token after the reply code. */
 int
 verify_hash_reply_algo(const char *reply, size_t len, enum verify_algo *algo)
 {
@@ -153,15 +154,23 @@ verify_hash_reply_algo(const char *reply, size_t len, enum verify_algo *algo)
 		const char		*name;
 		enum verify_algo	 algo;
 	} names[] = {
-		{ " SHA-256 ", VERIFY_SHA256 },
-		{ " SHA-1 ", VERIFY_SHA1 },
-		{ " MD5 ", VERIFY_MD5 },
+		{ "SHA-256", VERIFY_SHA256 },
+		{ "SHA-1", VERIFY_SHA1 },
+		{ "MD5", VERIFY_MD5 },
 	};
-	size_t i;
+	size_t i = 0, start, n;
 
+	while (i < len && !isspace((unsigned char)reply[i]))	/* "213" */
+		i++;
+	while (i < len && isspace((unsigned char)reply[i]))
+		i++;
+	start = i;
+	while (i < len && !isspace((unsigned char)reply[i]))
+		i++;
+	n = i - start;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (memmem(reply, len, names[i].name,
-		    strlen(names[i].name)) != NULL) {
+		if (strlen(names[i].name) == n &&
+		    strncasecmp(reply + start, names[i].name, n) == 0) {
 			*algo = names[i].algo;
 			return 0;
 		}
