@@ -430,35 +430,89 @@ fetch_clean_incoming(struct run *r)
 	return rc;
 }
 
-/* An MDTM check in flight: is a same-size file listed by LIST changed? */
-struct check {
+/*
+ * A command about one file on the control connection (MDTM, XSHA256...):
+ * the file's scan row, the command, and the server's final 2xx reply.
+ */
+struct quote {
 	struct run	*r;
 	struct scan_row	 row;		/* the file, owned */
 	char		*command;	/* "MDTM path" */
-	char		 reply[64];	/* the "213 ..." line */
+	char		 reply[512];	/* the last 2xx reply line */
 	size_t		 reply_len;
 };
 
 static void
-check_free(struct check *c)
+quote_free(struct quote *q)
 {
-	if (c == NULL)
+	if (q == NULL)
 		return;
-	state_scan_row_clear(&c->row);
-	free(c->command);
-	free(c);
+	state_scan_row_clear(&q->row);
+	free(q->command);
+	free(q);
 }
 
 static void
-check_on_reply(void *arg, const char *line, size_t len)
+quote_on_reply(void *arg, const char *line, size_t len)
 {
-	struct check *c = arg;
+	struct quote *q = arg;
 
-	if (len >= 4 && strncmp(line, "213 ", 4) == 0 &&
-	    len < sizeof(c->reply)) {
-		memcpy(c->reply, line, len);
-		c->reply_len = len;
+	if (len >= 4 && line[0] == '2' && line[3] == ' ' &&
+	    len < sizeof(q->reply)) {
+		memcpy(q->reply, line, len);
+		q->reply_len = len;
 	}
+}
+
+/*
+ * Start verb for the next row waiting in state waiting (moved to busy)
+ * on a free slot; on_done gets the struct quote.  Returns 1 when one was
+ * started, 0 when none waits now, -1 on error.
+ */
+static int
+quote_start(struct run *r, enum scan_state waiting, enum scan_state busy,
+    const char *verb, void (*on_done)(void *, const struct xfer_result *))
+{
+	struct quote *q;
+	struct xfer_req req;
+	char *base = NULL;
+	int found;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	q->r = r;
+	found = state_scan_next(r->state, r->job->name, waiting, run_now_ms(),
+	    &q->row);
+	if (found != 1) {
+		free(q);
+		return found;
+	}
+	if (state_scan_set(r->state, q->row.id, busy, q->row.tries, 0) == -1)
+		goto fail;
+	/* Named as RETR names it: relative to the login directory. */
+	if ((base = path_url_path(r->job->source)) == NULL ||
+	    asprintf(&q->command, "%s %s%s", verb, base, q->row.path) == -1) {
+		q->command = NULL;
+		log_err("out of memory");
+		goto fail;
+	}
+	memset(&req, 0, sizeof(req));
+	req.url = r->job->source;
+	req.quote = q->command;
+	req.nobody = true;
+	req.on_reply = quote_on_reply;
+	req.on_done = on_done;
+	req.arg = q;
+	if (xfer_start(r->xfer, &req) == -1)
+		goto fail;
+	free(base);
+	return 1;
+fail:
+	free(base);
+	quote_free(q);
+	return -1;
 }
 
 /* The mtime of path in target, or -1. */
@@ -487,7 +541,7 @@ check_local_mtime(struct run *r, const char *path)
 static void
 check_on_done(void *arg, const struct xfer_result *res)
 {
-	struct check *c = arg;
+	struct quote *c = arg;
 	struct run *r = c->r;
 	int tries = c->row.tries + 1;
 	int64_t remote, now = (int64_t)time(NULL);
@@ -536,89 +590,19 @@ check_on_done(void *arg, const struct xfer_result *res)
 		    res->error);
 		state_scan_set(r->state, c->row.id, SCAN_FILE_FAILED, tries, 0);
 	}
-	check_free(c);
+	quote_free(c);
 	return;
 dbfail:
 	r->failed++;
-	check_free(c);
+	quote_free(c);
 }
 
 /* Start the next waiting MDTM check. */
 int
 fetch_start_check(struct run *r)
 {
-	struct check *c;
-	struct xfer_req req;
-	char *base = NULL;
-	int found;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_err("out of memory");
-		return -1;
-	}
-	c->r = r;
-	found = state_scan_next(r->state, r->job->name, SCAN_FILE_CHECK,
-	    run_now_ms(), &c->row);
-	if (found != 1) {
-		free(c);
-		return found;
-	}
-	if (state_scan_set(r->state, c->row.id, SCAN_FILE_CHECKING,
-	    c->row.tries, 0) == -1)
-		goto fail;
-	/* MDTM names the file as RETR would: relative to the login. */
-	if ((base = path_url_path(r->job->source)) == NULL ||
-	    asprintf(&c->command, "MDTM %s%s", base, c->row.path) == -1) {
-		c->command = NULL;
-		log_err("out of memory");
-		goto fail;
-	}
-	memset(&req, 0, sizeof(req));
-	req.url = r->job->source;
-	req.quote = c->command;
-	req.nobody = true;
-	req.on_reply = check_on_reply;
-	req.on_done = check_on_done;
-	req.arg = c;
-	if (xfer_start(r->xfer, &req) == -1)
-		goto fail;
-	free(base);
-	return 1;
-fail:
-	free(base);
-	check_free(c);
-	return -1;
-}
-
-/* A request for the server's digest of a file just fetched. */
-struct hashcheck {
-	struct run	*r;
-	struct scan_row	 row;		/* the file, owned */
-	char		*command;	/* "XSHA256 path" */
-	char		 reply[512];	/* the 2xx reply line */
-	size_t		 reply_len;
-};
-
-static void
-hashcheck_free(struct hashcheck *h)
-{
-	if (h == NULL)
-		return;
-	state_scan_row_clear(&h->row);
-	free(h->command);
-	free(h);
-}
-
-static void
-hashcheck_on_reply(void *arg, const char *line, size_t len)
-{
-	struct hashcheck *h = arg;
-
-	if (len >= 4 && line[0] == '2' && line[3] == ' ' &&
-	    len < sizeof(h->reply)) {
-		memcpy(h->reply, line, len);
-		h->reply_len = len;
-	}
+	return quote_start(r, SCAN_FILE_CHECK, SCAN_FILE_CHECKING, "MDTM",
+	    check_on_done);
 }
 
 /*
@@ -627,7 +611,7 @@ hashcheck_on_reply(void *arg, const char *line, size_t len)
  * differ, -1 on a local error.
  */
 static int
-hashcheck_compare(struct hashcheck *h, int64_t staged_id, char *why,
+hashcheck_compare(struct quote *h, int64_t staged_id, char *why,
     size_t whylen)
 {
 	enum verify_algo algo;
@@ -666,7 +650,7 @@ hashcheck_compare(struct hashcheck *h, int64_t staged_id, char *why,
 static void
 hashcheck_on_done(void *arg, const struct xfer_result *res)
 {
-	struct hashcheck *h = arg;
+	struct quote *h = arg;
 	struct run *r = h->r;
 	struct staged_row sr;
 	int tries = h->row.tries + 1, verdict = 0;
@@ -716,52 +700,13 @@ fail:
 	r->failed++;
 	state_scan_set(r->state, h->row.id, SCAN_FILE_FAILED, tries, 0);
 out:
-	hashcheck_free(h);
+	quote_free(h);
 }
 
 /* Start the next waiting digest request. */
 int
 fetch_start_hash(struct run *r)
 {
-	struct hashcheck *h;
-	struct xfer_req req;
-	char *base = NULL;
-	int found;
-
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		log_err("out of memory");
-		return -1;
-	}
-	h->r = r;
-	found = state_scan_next(r->state, r->job->name, SCAN_FILE_HASH,
-	    run_now_ms(), &h->row);
-	if (found != 1) {
-		free(h);
-		return found;
-	}
-	if (state_scan_set(r->state, h->row.id, SCAN_FILE_HASHING,
-	    h->row.tries, 0) == -1)
-		goto fail;
-	if ((base = path_url_path(r->job->source)) == NULL ||
-	    asprintf(&h->command, "%s %s%s", fetch_hash_command(r), base,
-	    h->row.path) == -1) {
-		h->command = NULL;
-		log_err("out of memory");
-		goto fail;
-	}
-	memset(&req, 0, sizeof(req));
-	req.url = r->job->source;
-	req.quote = h->command;
-	req.nobody = true;
-	req.on_reply = hashcheck_on_reply;
-	req.on_done = hashcheck_on_done;
-	req.arg = h;
-	if (xfer_start(r->xfer, &req) == -1)
-		goto fail;
-	free(base);
-	return 1;
-fail:
-	free(base);
-	hashcheck_free(h);
-	return -1;
+	return quote_start(r, SCAN_FILE_HASH, SCAN_FILE_HASHING,
+	    fetch_hash_command(r), hashcheck_on_done);
 }
