@@ -157,7 +157,7 @@ fetch_complete(struct fetch *f, int64_t filetime)
 	/* With a server that hashes files, its digest has the last word. */
 	if (state_staged_complete(r->state, f->staged.id) == -1 ||
 	    state_scan_set(r->state, f->row.id, fetch_hash_command(r) ?
-	    SCAN_FILE_HASH : SCAN_FILE_STAGED, f->row.tries + 1, 0) == -1)
+	    SCAN_FILE_HASH : SCAN_FILE_STAGED, f->row.tries, 0) == -1)
 		return -1;
 	r->progress.files_done++;
 	log_debug("%s: fetched /%s (%lld bytes)", r->job->name, f->row.path,

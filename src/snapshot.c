@@ -149,7 +149,8 @@ snapshot_prune(const struct job *job, int rootfd, int64_t current)
 		runs[count++] = n;
 	}
 	closedir(d);
-	qsort(runs, count, sizeof(*runs), snapshot_cmp);
+	if (count > 1)
+		qsort(runs, count, sizeof(*runs), snapshot_cmp);
 	for (i = 0; i < count; i++) {
 		/* Older than current and beyond the ones kept for readers. */
 		if (runs[i] < current && kept < (size_t)job->keep_snapshots) {
