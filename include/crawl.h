@@ -15,6 +15,13 @@
  */
 int crawl_probe(struct run *r);
 
+/*
+ * Start logging in on every connection but one (left for crawl_probe), so
+ * all are ready when the walk needs them.  Best effort: failures are only
+ * logged, the walk's own requests report the real ones.
+ */
+void crawl_warm_up(struct run *r);
+
 /* Queue the root directory of the source. */
 int crawl_add_root(struct run *r);
 

@@ -116,6 +116,33 @@ out:
 	return rc;
 }
 
+static void
+warm_on_done(void *arg, const struct xfer_result *res)
+{
+	(void)arg;
+	if (res->code != 0)
+		log_debug("warming up a connection: %s", res->error);
+}
+
+/*
+ * Log in on every slot but one, all at once, while the probe runs on the
+ * last: when the root's listing brings work for every connection, each
+ * is ready, instead of each logging in then, one after another.
+ */
+void
+crawl_warm_up(struct run *r)
+{
+	struct xfer_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.url = r->job->source;
+	req.nobody = true;
+	req.on_done = warm_on_done;
+	while (xfer_idle(r->xfer) > 1)
+		if (xfer_start(r->xfer, &req) == -1)
+			break;
+}
+
 /* Queue the source's root directory. */
 int
 crawl_add_root(struct run *r)

@@ -28,6 +28,7 @@ enum stmt_id {
 	ST_SCAN_RESET,
 	ST_SCAN_ADD,
 	ST_SCAN_NEXT,
+	ST_SCAN_NEXT_LARGEST,
 	ST_SCAN_NEXT_RETRY,
 	ST_SCAN_SET,
 	ST_SCAN_SET_MTIME,
@@ -120,6 +121,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "mtime_prec, state, action, tries, verified_at FROM scan "
 	    "WHERE job = ?1 AND state = ?2 AND not_before <= ?3 "
 	    "ORDER BY id LIMIT 1",
+	[ST_SCAN_NEXT_LARGEST] =
+	    "SELECT id, path, link_target, depth, type, size, mtime, "
+	    "mtime_prec, state, action, tries, verified_at FROM scan "
+	    "WHERE job = ?1 AND state = ?2 AND not_before <= ?3 "
+	    "ORDER BY size DESC, id LIMIT 1",
 	[ST_SCAN_NEXT_RETRY] =
 	    "SELECT min(not_before) FROM scan WHERE job = ?1 AND state = ?2",
 	[ST_SCAN_SET] =
@@ -834,7 +840,13 @@ state_scan_next(struct state *st, const char *job, enum scan_state state,
 	sqlite3_stmt *s;
 	int rc, ret = -1;
 
-	if ((s = state_stmt(st, ST_SCAN_NEXT)) == NULL)
+	/*
+	 * Directories oldest first (breadth-first); files largest first, so
+	 * a big file never starts last while the other connections idle.
+	 */
+	s = state_stmt(st, state == SCAN_FILE_FETCH ? ST_SCAN_NEXT_LARGEST :
+	    ST_SCAN_NEXT);
+	if (s == NULL)
 		return -1;
 	state_bind_text(s, 1, job);
 	sqlite3_bind_int(s, 2, (int)state);
@@ -1068,9 +1080,11 @@ state_staged_get(struct state *st, const char *job, const char *path,
 
 /*
  * Insert (row->id <= 0, and set it) or update a staged row.  The id names
- * the file in incoming, so it is committed before any byte is written:
- * after a crash, an incoming file without a row is an orphan, never a
- * file of unknown origin taken for good.
+ * the file in incoming.  A new row may wait for the batch's commit: after
+ * a crash the file it named has no row, is removed as an orphan, and a
+ * row that reuses the id starts its file afresh (new rows truncate).  A
+ * changed row is committed before any byte of the new version is written,
+ * so a resume never appends one version to another.
  */
 int
 state_staged_put(struct state *st, const char *job, const char *path,
@@ -1099,7 +1113,7 @@ state_staged_put(struct state *st, const char *job, const char *path,
 	if (state_step_done(st, s, "recording a staged file") == -1)
 		return -1;
 	row->id = sqlite3_last_insert_rowid(st->db);
-	return state_commit(st);
+	return 0;
 }
 
 

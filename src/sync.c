@@ -460,6 +460,8 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	    job->source, job->target);
 	if (!r.dry && !o->json)
 		progress_init(&r.progress, job->name);
+	if (!r.dry)
+		crawl_warm_up(&r);
 	if (crawl_probe(&r) == -1) {
 		if (!*r.stop)
 			r.remote_unusable = true;
