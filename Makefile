@@ -27,7 +27,7 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/schema.o
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps test unit unit-san integration demo clean install uninstall \
-        fuzz fuzz-replay
+        fuzz fuzz-replay bench bench-large
 all: build/ftpmirror
 
 # Debian packages for building, testing and the demo; installed when missing.
@@ -110,6 +110,20 @@ fuzz-replay: $(FUZZERS:%=build/fuzz/replay_%)
 
 demo: deps build/ftpmirror
 	@sh tests/demo.sh
+
+# The benchmark of issue 4 (bench/README.md): installs what is missing,
+# builds, runs, and updates bench/results.md.  BENCH_ARGS passes options to
+# bench/run.py, e.g. make bench BENCH_ARGS="--runs 1 --cases a,b".  Not part
+# of `test`: timings are proved side by side here, never asserted in tests.
+BENCH_DEPS = sh bench/deps.sh $(if $(findstring --server,$(BENCH_ARGS)),--servers)
+bench:
+	@$(BENCH_DEPS)
+	@$(MAKE) --no-print-directory build/ftpmirror
+	@BENCH_MAKE_TARGET=bench /usr/bin/python3 bench/run.py $(BENCH_ARGS)
+bench-large:
+	@$(BENCH_DEPS)
+	@$(MAKE) --no-print-directory build/ftpmirror
+	@BENCH_MAKE_TARGET=bench-large /usr/bin/python3 bench/run.py --large $(BENCH_ARGS)
 
 install: build/ftpmirror
 	install -D -m 0755 build/ftpmirror $(DESTDIR)$(BINDIR)/ftpmirror
