@@ -181,9 +181,8 @@ int state_scan_add(struct state *st, const char *job, const char *parent,
     const struct scan_row *row);
 
 /*
- * The next row of job in state whose retry time has come (not_before <=
- * now, both in milliseconds since the epoch): the oldest, or for files to
- * fetch the largest.  Fills *row (free with state_scan_row_clear) and returns 1, 0 when
+ * The oldest row of job in state whose retry time has come (not_before <=
+ * now, both in milliseconds since the epoch).  Fills *row (free with state_scan_row_clear) and returns 1, 0 when
  * none, -1 on error.
  */
 int state_scan_next(struct state *st, const char *job, enum scan_state state,

@@ -28,7 +28,6 @@ enum stmt_id {
 	ST_SCAN_RESET,
 	ST_SCAN_ADD,
 	ST_SCAN_NEXT,
-	ST_SCAN_NEXT_LARGEST,
 	ST_SCAN_NEXT_RETRY,
 	ST_SCAN_SET,
 	ST_SCAN_SET_MTIME,
@@ -121,11 +120,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "mtime_prec, state, action, tries, verified_at FROM scan "
 	    "WHERE job = ?1 AND state = ?2 AND not_before <= ?3 "
 	    "ORDER BY id LIMIT 1",
-	[ST_SCAN_NEXT_LARGEST] =
-	    "SELECT id, path, link_target, depth, type, size, mtime, "
-	    "mtime_prec, state, action, tries, verified_at FROM scan "
-	    "WHERE job = ?1 AND state = ?2 AND not_before <= ?3 "
-	    "ORDER BY size DESC, id LIMIT 1",
 	[ST_SCAN_NEXT_RETRY] =
 	    "SELECT min(not_before) FROM scan WHERE job = ?1 AND state = ?2",
 	[ST_SCAN_SET] =
@@ -840,13 +834,7 @@ state_scan_next(struct state *st, const char *job, enum scan_state state,
 	sqlite3_stmt *s;
 	int rc, ret = -1;
 
-	/*
-	 * Directories oldest first (breadth-first); files largest first, so
-	 * a big file never starts last while the other connections idle.
-	 */
-	s = state_stmt(st, state == SCAN_FILE_FETCH ? ST_SCAN_NEXT_LARGEST :
-	    ST_SCAN_NEXT);
-	if (s == NULL)
+	if ((s = state_stmt(st, ST_SCAN_NEXT)) == NULL)
 		return -1;
 	state_bind_text(s, 1, job);
 	sqlite3_bind_int(s, 2, (int)state);
