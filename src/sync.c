@@ -6,6 +6,7 @@
  * transfer succeeded.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,12 +248,29 @@ sync_elapsed(const struct timespec *t0)
 	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The run ends partial: say why, replacing any earlier message. */
+static enum sync_status sync_partial(struct run *r, const char **status,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static enum sync_status
+sync_partial(struct run *r, const char **status, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	*status = "partial";
+	free(r->message);
+	r->message = strdup(msg);
+	return SYNC_PARTIAL;
+}
+
 /* Decide the run's status from how it went, publishing when it may. */
 static enum sync_status
 sync_conclude(struct run *r, const char **status)
 {
-	char msg[128];
-
 	if (*r->stop) {
 		*status = "aborted";
 		if (r->message == NULL)
@@ -264,14 +282,9 @@ sync_conclude(struct run *r, const char **status)
 		*status = "failed";
 		return SYNC_REMOTE;
 	}
-	if (r->failed > 0) {
-		*status = "partial";
-		snprintf(msg, sizeof(msg), "%lld transfers failed; nothing "
+	if (r->failed > 0)
+		return sync_partial(r, status, "%lld transfers failed; nothing "
 		    "published, staged files kept", (long long)r->failed);
-		free(r->message);
-		r->message = strdup(msg);
-		return SYNC_PARTIAL;
-	}
 	if (r->dry) {
 		*status = "ok";
 		return publish_print_plan(r) == -1 ? SYNC_PARTIAL : SYNC_OK;
@@ -294,25 +307,15 @@ sync_conclude(struct run *r, const char **status)
 		return SYNC_PARTIAL;
 	}
 	/* Published, but without what the verification gate rejected. */
-	if (r->rejected > 0) {
-		*status = "partial";
-		snprintf(msg, sizeof(msg), "%lld files failed verification and "
-		    "were quarantined; the public tree keeps their previous "
+	if (r->rejected > 0)
+		return sync_partial(r, status, "%lld files failed verification "
+		    "and were quarantined; the public tree keeps their previous "
 		    "versions (see events)", (long long)r->rejected);
-		free(r->message);
-		r->message = strdup(msg);
-		return SYNC_PARTIAL;
-	}
 	/* Published, but the tree is not the whole remote tree. */
-	if (r->incomplete > 0) {
-		*status = "partial";
-		snprintf(msg, sizeof(msg), "%lld remote entries could not be "
-		    "mirrored (refused names or unreadable listing lines; see "
-		    "events)", (long long)r->incomplete);
-		free(r->message);
-		r->message = strdup(msg);
-		return SYNC_PARTIAL;
-	}
+	if (r->incomplete > 0)
+		return sync_partial(r, status, "%lld remote entries could not "
+		    "be mirrored (refused names or unreadable listing lines; "
+		    "see events)", (long long)r->incomplete);
 	*status = "ok";
 	return SYNC_OK;
 }
