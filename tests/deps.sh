@@ -15,8 +15,20 @@
 # and unpacked with `dpkg -x` into build/servers/root, where
 # tests/integration/servers.py finds them.  Only their runtime libraries
 # (SERVER_LIBS) are installed normally.  Nothing of them runs as a service.
+#
+#   sh tests/deps.sh --only NAME PACKAGE...
+# installs just those packages when missing, the same way, with messages
+# prefixed by NAME, and nothing else (bench/deps.sh uses it).
 set -eu
 cd "$(dirname "$0")/.."
+
+name=deps
+only=0
+if [ "${1:-}" = "--only" ]; then
+    name=$2
+    shift 2
+    only=1
+fi
 
 PACKAGES="gcc make pkg-config libcurl4-openssl-dev libsqlite3-dev libyaml-dev
 libcmocka-dev python3 python3-pyftpdlib pure-ftpd sqlite3 tzdata clang libssl-dev mandoc man-db systemd"
@@ -31,6 +43,7 @@ SERVER_BINARIES="usr/sbin/vsftpd usr/sbin/proftpd"
 SERVER_LIBS="libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
 libpcre2-8-0 libacl1 libcap2 libcrypt1 libidn2-0 libpam0g libssl3 libncursesw6 libtinfo6 zlib1g"
 PACKAGES="$PACKAGES $SERVER_LIBS"
+[ "$only" = 0 ] || PACKAGES="$*"
 
 # servers_ready: the unpacked servers are there, complete, and every library
 # they link is found.
@@ -99,18 +112,19 @@ for pkg in $PACKAGES; do
 done
 
 if [ -z "$missing" ]; then
+    [ "$only" = 0 ] || exit 0
     servers_ready || { echo "deps: unpacking $SERVER_DEBS into $SERVER_DIR/root"; unpack_servers; }
     check_servers
     exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "deps: missing Debian packages:$missing" >&2
-    echo "deps: as root, run: apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+    echo "$name: missing Debian packages:$missing" >&2
+    echo "$name: as root, run: apt-get update && apt-get install -y --no-install-recommends$missing" >&2
     exit 1
 fi
 
-echo "deps: installing$missing"
+echo "$name: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 
 # Forbid service starts during the install (exit 101 = "action forbidden"),
@@ -138,7 +152,7 @@ case "$missing" in
     *pure-ftpd*)
         pidfile=/var/run/pure-ftpd/pure-ftpd.pid
         if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-            echo "deps: stopping the pure-ftpd service started by its package"
+            echo "$name: stopping the pure-ftpd service started by its package"
             if [ -x /etc/init.d/pure-ftpd ]; then
                 /etc/init.d/pure-ftpd stop >/dev/null 2>&1 || true
             fi
@@ -149,6 +163,7 @@ case "$missing" in
         ;;
 esac
 
+[ "$only" = 0 ] || exit 0
 servers_ready || { echo "deps: unpacking $SERVER_DEBS into $SERVER_DIR/root"; unpack_servers; }
 check_servers
 echo "deps: done"

@@ -1,4 +1,5 @@
-"""FTP servers for the integration tests, on 127.0.0.1 only.
+"""FTP servers for the integration tests, on 127.0.0.1 only (the benchmark,
+bench/ftpservers.py, reuses them on an address of its choice).
 
     server = make_server(KIND, root, workdir, throttle=0)
                               # KIND: pyftpdlib, pure-ftpd, vsftpd, proftpd
@@ -190,15 +191,25 @@ class FtpServer:
     logs_commands = False   # True: commands(mark) lists the commands received
     has_mlsd = True         # False: ftpmirror has to list with LIST
 
-    def __init__(self, root, workdir, throttle=0):
+    def __init__(self, root, workdir, throttle=0, bind="127.0.0.1", announce="127.0.0.1",
+                 ports=None):
         """root: directory to serve; workdir: where logs go; throttle: bytes
-        per second per data connection (0: none)."""
+        per second per data connection (0: none).  Optional, for the
+        benchmark (bench/ftpservers.py): bind: address to listen on;
+        announce: address announced for passive mode; ports: a range of
+        consecutive ports already chosen, the control port then the passive
+        ones (default: allocated here, PASSIVE_PORTS passive ones)."""
         self.root = os.path.realpath(root)
         self.workdir = workdir
         self.throttle = throttle
+        self.bind = bind
+        self.announce = announce
         self.proc = None
-        self.port = None
-        self.passive = helpers.ports.block(PASSIVE_PORTS)
+        if ports is not None:
+            self.port, self.passive = ports[0], ports[1:]
+        else:
+            self.port = None
+            self.passive = helpers.ports.block(PASSIVE_PORTS)
         self.output = os.path.join(workdir, "%s-%d.out" % (self.kind, id(self)))
 
     def __repr__(self):
@@ -206,7 +217,7 @@ class FtpServer:
 
     @property
     def url(self):
-        return "ftp://127.0.0.1:%d/" % self.port
+        return "ftp://%s:%d/" % (self.bind, self.port)
 
     # --- life cycle -------------------------------------------------------
 
@@ -218,13 +229,17 @@ class FtpServer:
     def _argv(self):
         raise NotImplementedError
 
+    def _spawn(self, argv, **kwargs):
+        """Start the server process (the benchmark adds to this)."""
+        return helpers.spawn(argv, **kwargs)
+
     def start(self):
         reason = self.unavailable()
         if reason:
             raise unittest.SkipTest("%s: %s" % (self.kind, reason))
         argv = self._argv()
         with open(self.output, "ab") as out:
-            self.proc = helpers.spawn(argv, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = self._spawn(argv, stdout=out, stderr=subprocess.STDOUT)
         _live.add(self)
         try:
             self._wait_ready()
@@ -245,7 +260,7 @@ class FtpServer:
                 self.port = self._discover_port()
             if self.port is not None:
                 try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    with socket.create_connection((self.bind, self.port), timeout=2) as s:
                         greeting = s.recv(512)
                         s.sendall(b"QUIT\r\n")
                     if greeting.startswith(b"220"):
@@ -384,19 +399,22 @@ class PureFtpdServer(FtpServer):
             return "%s not found (install pure-ftpd: sh tests/deps.sh)" % PURE_FTPD
         return _namespace_unavailable()
 
-    def __init__(self, root, workdir, throttle=0):
-        super().__init__(root, workdir, throttle)
-        self.port = helpers.ports.port()
+    def __init__(self, root, workdir, throttle=0, options=(), **kwargs):
+        """options: more pure-ftpd options (the benchmark's client limits)."""
+        super().__init__(root, workdir, throttle, **kwargs)
+        self.options = list(options)
+        if self.port is None:
+            self.port = helpers.ports.port()
         self.xfer_log = os.path.join(workdir, "pure-ftpd-%d.clf" % id(self))
         self.passwd = os.path.join(workdir, "pure-ftpd-%d.passwd" % id(self))
 
     def _argv(self):
         _passwd_with_ftp(self.root, self.passwd)
         argv = [PURE_FTPD,
-                "-S", "127.0.0.1,%d" % self.port,
+                "-S", "%s,%d" % (self.bind, self.port),
                 "-p", "%d:%d" % (self.passive[0], self.passive[-1]),
-                "-P", "127.0.0.1",
-                "-e", "-i", "-A", "-H", "-4",
+                "-P", self.announce,
+                "-e", "-i", "-A", "-H", "-4"] + self.options + [
                 "-f", "none",
                 "-O", "clf:%s" % self.xfer_log]
         if self.throttle:
@@ -435,9 +453,10 @@ class VsftpdServer(FtpServer):
     def unavailable(cls):
         return _unpacked_unavailable(VSFTPD) or _namespace_unavailable()
 
-    def __init__(self, root, workdir, throttle=0):
-        super().__init__(root, workdir, throttle)
-        self.port = helpers.ports.port()
+    def __init__(self, root, workdir, throttle=0, **kwargs):
+        super().__init__(root, workdir, throttle, **kwargs)
+        if self.port is None:
+            self.port = helpers.ports.port()
         self.namespace = None   # its private mount namespace, once started
         base = os.path.join(workdir, "vsftpd-%d" % id(self))
         self.config = base + ".conf"
@@ -451,7 +470,7 @@ class VsftpdServer(FtpServer):
         os.makedirs(self.empty, mode=0o755, exist_ok=True)
         options = [
             ("listen", "YES"), ("listen_ipv6", "NO"), ("background", "NO"),
-            ("listen_address", "127.0.0.1"), ("listen_port", self.port),
+            ("listen_address", self.bind), ("listen_port", self.port),
             # Anonymous and read-only; ftp_username's home (the generated
             # passwd says root) is entered before anon_root.
             ("anonymous_enable", "YES"), ("local_enable", "NO"), ("write_enable", "NO"),
@@ -462,7 +481,7 @@ class VsftpdServer(FtpServer):
             ("tcp_wrappers", "NO"), ("use_localtime", "NO"), ("dirmessage_enable", "NO"),
             ("max_clients", 0), ("max_per_ip", 0),
             ("pasv_enable", "YES"), ("pasv_min_port", self.passive[0]),
-            ("pasv_max_port", self.passive[-1]), ("pasv_address", "127.0.0.1"),
+            ("pasv_max_port", self.passive[-1]), ("pasv_address", self.announce),
             ("pasv_addr_resolve", "NO"), ("connect_from_port_20", "NO"),
             # Every command and reply, and every transfer, in vsftpd_log_file.
             ("xferlog_enable", "YES"), ("xferlog_std_format", "NO"),
@@ -563,9 +582,13 @@ class ProftpdServer(FtpServer):
             return "needs root (it switches to its anonymous user)"
         return _unpacked_unavailable(PROFTPD)
 
-    def __init__(self, root, workdir, throttle=0):
-        super().__init__(root, workdir, throttle)
-        self.port = helpers.ports.port()
+    def __init__(self, root, workdir, throttle=0, digest=True, **kwargs):
+        """digest: load mod_digest (HASH, XSHA256, XMD5); the benchmark
+        runs without it."""
+        super().__init__(root, workdir, throttle, **kwargs)
+        self.digest = digest
+        if self.port is None:
+            self.port = helpers.ports.port()
         base = os.path.join(workdir, "proftpd-%d" % id(self))
         self.base = base
         self.config = base + ".conf"
@@ -588,16 +611,16 @@ class ProftpdServer(FtpServer):
         rate = ""
         if self.throttle:
             rate = "  TransferRate RETR %.1f\n" % (self.throttle / 1024.0)   # KiB/s
+        digest = ""
+        if self.digest:
+            # mod_digest answers HASH, XSHA256 and XMD5: ftpmirror's remote-hash check.
+            digest = ("ModulePath %s\nLoadModule mod_digest.c\nDigestEngine on\n"
+                      "DigestAlgorithms all\n" % os.path.join(SERVERS_ROOT, "usr/lib/proftpd"))
         config = """# generated by tests/integration/servers.py
 ServerType standalone
 ServerName "ftpmirror test proftpd"
-# mod_digest answers HASH, XSHA256 and XMD5: ftpmirror's remote-hash check.
-ModulePath {modules}
-LoadModule mod_digest.c
-DigestEngine on
-DigestAlgorithms all
-DefaultServer on
-DefaultAddress 127.0.0.1
+{digest}DefaultServer on
+DefaultAddress {bind}
 SocketBindTight on
 UseIPv6 off
 Port {port}
@@ -616,7 +639,7 @@ DelayEngine off
 ControlsEngine off
 MaxInstances 200
 PassivePorts {pasv_first} {pasv_last}
-MasqueradeAddress 127.0.0.1
+MasqueradeAddress {announce}
 TimesGMT on
 TransferLog {xferlog}
 LogFormat cmds "{log_format}"
@@ -634,7 +657,7 @@ ExtendedLog {log} ALL cmds
 """.format(port=self.port, base=self.base, system_log=self.system_log, passwd=self.passwd,
            group=self.group, pasv_first=self.passive[0], pasv_last=self.passive[-1],
            xferlog=self.xferlog, log_format=self.LOG_FORMAT, log=self.log, root=self.root,
-           rate=rate, modules=os.path.join(SERVERS_ROOT, "usr/lib/proftpd"))
+           rate=rate, digest=digest, bind=self.bind, announce=self.announce)
         with open(self.config, "w", encoding="utf-8") as f:
             f.write(config)
         os.chmod(self.config, 0o600)
@@ -669,8 +692,10 @@ ExtendedLog {log} ALL cmds
 SERVERS = {cls.kind: cls for cls in (PyftpdlibServer, PureFtpdServer, VsftpdServer, ProftpdServer)}
 
 
-def make_server(kind, root, workdir, throttle=0):
-    return SERVERS[kind](root, workdir, throttle)
+def make_server(kind, root, workdir, throttle=0, **kwargs):
+    """kwargs: the optional constructor parameters (bind, announce, ports;
+    options for pure-ftpd, digest for proftpd)."""
+    return SERVERS[kind](root, workdir, throttle, **kwargs)
 
 
 def start_for(test, kind, root, throttle=0):
