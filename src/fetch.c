@@ -23,6 +23,9 @@
 #include "verify.h"
 #include "xfer.h"
 
+/* Files larger than this get their staged row committed at once. */
+#define FETCH_COMMIT_SIZE	(1024 * 1024)
+
 /* One download in flight. */
 struct fetch {
 	struct run	*r;
@@ -270,6 +273,14 @@ fetch_open_staged(struct fetch *f)
 		f->staged.mtime = f->row.mtime;
 		if (state_staged_put(r->state, r->job->name, f->row.path,
 		    &f->staged) == -1)
+			return -1;
+		/*
+		 * A new row rides the batch's commit, but a big file's must
+		 * be durable before its bytes are: killed early, the next run
+		 * would otherwise find no row and start the file over.
+		 */
+		if ((f->row.size < 0 || f->row.size > FETCH_COMMIT_SIZE) &&
+		    state_commit(r->state) == -1)
 			return -1;
 	}
 	fetch_staged_name(f->staged.id, name, sizeof(name));
