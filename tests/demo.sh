@@ -30,6 +30,8 @@ sh tests/demo-tree.sh "$DEMO/remote"
 
 if ! "$PYTHON" -c 'import socket, sys
 s = socket.socket()
+# As the server will: connections of an earlier demo in TIME_WAIT are fine.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError as e:
@@ -83,9 +85,14 @@ echo "\$ $BIN --db $DB history"
 timeout 60 "$BIN" --db "$DB" history || true
 
 echo
-echo "\$ diff -r $DEMO/remote $DEMO/mirror"
-if diff -r "$DEMO/remote" "$DEMO/mirror" >"$DEMO/diff.txt" 2>&1; then
-    echo "identical: $(find "$DEMO/mirror" -type f | wc -l) files mirrored"
+# .ftpmirror/ holds the trace file ftpmirror writes after publishing.
+echo "\$ diff -r -x .ftpmirror $DEMO/remote $DEMO/mirror"
+if diff -r -x .ftpmirror "$DEMO/remote" "$DEMO/mirror" >"$DEMO/diff.txt" 2>&1; then
+    echo "identical: $(find "$DEMO/mirror" -path "$DEMO/mirror/.ftpmirror" -prune \
+        -o -type f -print | wc -l) files mirrored"
+    echo
+    echo "\$ cat $DEMO/mirror/.ftpmirror/trace"
+    cat "$DEMO/mirror/.ftpmirror/trace"
 else
     echo "DIFFERENT:"
     head -n 20 "$DEMO/diff.txt"
