@@ -89,7 +89,7 @@ FUZZ_FLAGS  = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
               -fsanitize=fuzzer,address,undefined
 FUZZERS    := listing job
 fuzz_deps_listing := src/listing.c src/civil.c
-fuzz_deps_job     := src/job.c src/schedule.c src/civil.c
+fuzz_deps_job     := src/job.c src/schedule.c src/civil.c src/path.c
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard src/*.c include/*.h)
 	@mkdir -p build/fuzz

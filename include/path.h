@@ -38,6 +38,16 @@ const char *path_base(const char *relpath);
  */
 char *path_url(const char *base, const char *relpath, bool dir);
 
+/* The value of hex digit c, or -1. */
+int path_hex_digit(int c);
+
+/*
+ * Decode the %XX escapes of len bytes at s (a '%' not followed by two hex
+ * digits stays as it is).  Returns a string the caller frees, or NULL;
+ * *outlen gets its length, which an escaped NUL makes differ from strlen.
+ */
+char *path_percent_decode(const char *s, size_t len, size_t *outlen);
+
 /*
  * The path part of an ftp:// URL, percent-decoded, without its leading
  * '/' ("ftp://h:21/pub/a%20b/" -> "pub/a b/"): what FTP commands name,

@@ -26,6 +26,7 @@
 #include <yaml.h>
 
 #include "job.h"
+#include "path.h"
 
 #define JOB_MAX_FILE	(1024 * 1024)	/* bytes in a job file */
 #define JOB_MAX_VALUE	4096		/* bytes in one scalar */
@@ -380,18 +381,6 @@ is_alnum(int c)
 	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int
-hex_value(int c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool
 has_control(const char *s)
 {
@@ -616,32 +605,6 @@ set_name(struct parse *p, struct job *job, const struct key *k,
 }
 
 /*
- * Decode the %XX escapes of len bytes at s (already checked to be well
- * formed) into a string the caller frees; *outlen gets its length, which
- * an escaped NUL makes differ from strlen.
- */
-static char *
-pct_decode(const char *s, size_t len, size_t *outlen)
-{
-	char	*o;
-	size_t	 i, n = 0;
-
-	if ((o = malloc(len + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len) {
-			o[n++] = (char)(hex_value((unsigned char)s[i + 1]) *
-			    16 + hex_value((unsigned char)s[i + 2]));
-			i += 2;
-		} else
-			o[n++] = s[i];
-	}
-	o[n] = '\0';
-	*outlen = n;
-	return o;
-}
-
-/*
  * source: ftp:// or ftps://, a host, an optional port and path.  A user
  * in the URL is moved to the user field, so the URL itself never carries
  * credentials and can be logged; a password in it is refused outright.
@@ -677,8 +640,8 @@ set_source(struct parse *p, struct job *job, const struct key *k,
 			bad(p, k, v, "'?' and '#' must be percent-encoded");
 			goto out;
 		}
-		if (*c == '%' && (hex_value((unsigned char)c[1]) < 0 ||
-		    hex_value((unsigned char)c[2]) < 0)) {
+		if (*c == '%' && (path_hex_digit((unsigned char)c[1]) < 0 ||
+		    path_hex_digit((unsigned char)c[2]) < 0)) {
 			bad(p, k, v, "'%%' must start a %%XX escape");
 			goto out;
 		}
@@ -698,7 +661,7 @@ set_source(struct parse *p, struct job *job, const struct key *k,
 			bad(p, k, v, "empty user name before '@'");
 			goto out;
 		}
-		if ((user = pct_decode(auth, (size_t)(at - auth), &ulen)) ==
+		if ((user = path_percent_decode(auth, (size_t)(at - auth), &ulen)) ==
 		    NULL) {
 			oom(p);
 			goto out;
@@ -714,7 +677,7 @@ set_source(struct parse *p, struct job *job, const struct key *k,
 	if (*host == '[') {
 		end = memchr(host, ']', (size_t)(path - host));
 		for (c = host + 1; end != NULL && c < end; c++)
-			if (hex_value((unsigned char)*c) < 0 && *c != ':' &&
+			if (path_hex_digit((unsigned char)*c) < 0 && *c != ':' &&
 			    *c != '.')
 				end = NULL;
 		if (end == NULL || end == host + 1) {

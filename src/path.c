@@ -274,8 +274,8 @@ out:
 }
 
 /* The value of hex digit c, or -1. */
-static int
-hex_digit(int c)
+int
+path_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -286,6 +286,30 @@ hex_digit(int c)
 	return -1;
 }
 
+/* Decode %XX escapes of s[0..len); see path.h. */
+char *
+path_percent_decode(const char *s, size_t len, size_t *outlen)
+{
+	char	*out;
+	size_t	 i, n = 0;
+	int	 hi, lo;
+
+	if ((out = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len &&
+		    (hi = path_hex_digit((unsigned char)s[i + 1])) != -1 &&
+		    (lo = path_hex_digit((unsigned char)s[i + 2])) != -1) {
+			out[n++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else
+			out[n++] = s[i];
+	}
+	out[n] = '\0';
+	*outlen = n;
+	return out;
+}
+
 /*
  * The decoded path of an ftp:// URL, without its leading '/'.  Returns a
  * string the caller frees, or NULL.
@@ -294,8 +318,8 @@ char *
 path_url_path(const char *url)
 {
 	const char	*p;
-	char		*out, *o;
-	int		 hi, lo;
+	char		*out;
+	size_t		 n;
 
 	if (url == NULL || (p = strstr(url, "://")) == NULL ||
 	    (p = strchr(p + 3, '/')) == NULL) {
@@ -303,23 +327,13 @@ path_url_path(const char *url)
 		return NULL;
 	}
 	p++;
-	if ((out = malloc(strlen(p) + 1)) == NULL)
+	if ((out = path_percent_decode(p, strlen(p), &n)) == NULL)
 		return NULL;
-	for (o = out; *p != '\0'; p++) {
-		if (*p == '%' && (hi = hex_digit(p[1])) != -1 &&
-		    (lo = hex_digit(p[2])) != -1) {
-			*o = (char)(hi * 16 + lo);
-			p += 2;
-		} else
-			*o = *p;
-		if (*o == '\0' || *o == '\r' || *o == '\n') {
-			free(out);
-			errno = EINVAL;
-			return NULL;
-		}
-		o++;
+	if (strlen(out) != n || strpbrk(out, "\r\n") != NULL) {
+		free(out);
+		errno = EINVAL;
+		return NULL;
 	}
-	*o = '\0';
 	return out;
 }
 
