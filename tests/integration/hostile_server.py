@@ -61,7 +61,6 @@ import itertools
 import json
 import logging
 import os
-import signal
 import sys
 
 CHUNK = 65536
@@ -125,7 +124,7 @@ def ftp_key(path):
 def main():
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import BufferedIteratorProducer, DTPHandler, FTPHandler
-    from pyftpdlib.servers import FTPServer
+    from pyftpd_server import serve   # beside this file: its main loop
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", required=True, help="directory whose files RETR serves")
@@ -261,29 +260,8 @@ def main():
     handler.banner = "ftpmirror hostile test server (pyftpdlib) ready."
     handler.dtp_handler = DTPHandler
 
-    server = FTPServer(("127.0.0.1", args.port), handler)
-    port = server.socket.getsockname()[1]
-
-    def stop(_signo, _frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, args.ready_file)
-
-    try:
-        server.serve_forever(handle_exit=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close_all()
-        if log_file is not None:
-            log_file.close()
-
+    serve(handler, args.port, args.ready_file,
+          on_exit=log_file.close if log_file is not None else None)
 
 if __name__ == "__main__":
     main()

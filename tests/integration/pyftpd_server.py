@@ -119,6 +119,35 @@ def parse_range(text):
     return range(first, last + 1)
 
 
+def serve(handler, port, ready_file, on_exit=None):
+    """Serve on 127.0.0.1:port until SIGTERM or SIGINT; write the bound
+    port to ready_file (atomically) once listening.  Shared with
+    hostile_server.py."""
+    server = FTPServer(("127.0.0.1", port), handler)
+    port = server.socket.getsockname()[1]
+
+    # SIGTERM / SIGINT: leave serve_forever() and close every socket.
+    def stop(_signo, _frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    if ready_file:
+        tmp = ready_file + ".tmp"
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write("%d\n" % port)
+        os.replace(tmp, ready_file)
+
+    try:
+        server.serve_forever(handle_exit=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close_all()
+        if on_exit is not None:
+            on_exit()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", required=True, help="directory to serve")
@@ -156,28 +185,7 @@ def main():
     else:
         handler.dtp_handler = DTPHandler
 
-    server = FTPServer(("127.0.0.1", args.port), handler)
-    port = server.socket.getsockname()[1]
-
-    # SIGTERM / SIGINT: leave serve_forever() and close every socket.
-    def stop(_signo, _frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, args.ready_file)
-
-    try:
-        server.serve_forever(handle_exit=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close_all()
-
+    serve(handler, args.port, args.ready_file)
 
 if __name__ == "__main__":
     main()
