@@ -35,6 +35,12 @@ import helpers     # noqa: E402  (tests/integration/helpers.py, put on sys.path 
 
 PEERS = ("lftp", "rclone", "wget")
 ALL_CLIENTS = ("ftpmirror",) + PEERS
+# Case (d) compares like with like: ftpmirror syncs staged data to disk
+# before publishing (fsync: false skips it), curl -o never syncs.
+BIG_CLIENTS = ["ftpmirror", "ftpmirror-nofsync", "curl", "curl+sync"]
+BIG_LABELS = {"ftpmirror": "ftpmirror (default: synced)",
+              "ftpmirror-nofsync": "ftpmirror, fsync: false",
+              "curl": "curl -o (1 connection)", "curl+sync": "curl -o, then sync FILE"}
 CASE_NAMES = {
     "a": "(a) first full mirror",
     "b": "(b) no-op re-sync",
@@ -427,7 +433,7 @@ class Clients:
             self._obscured = out.stdout.strip()
         return self._obscured
 
-    def ftpmirror_job(self, name, port, remote_dir, dest, n):
+    def ftpmirror_job(self, name, port, remote_dir, dest, n, fsync=True):
         job = os.path.join(self.workdir, "%s.yaml" % name)
         with open(job, "w") as f:
             f.write("# written by bench/run.py\n"
@@ -437,12 +443,15 @@ class Clients:
                     "connections: %d\n"
                     "max_delete: 100%%\n"
                     "password: %s\n" % (name, port, remote_dir, json.dumps(dest), n, PASSWORD))
+            if not fsync:
+                f.write("fsync: false\n")
         return job
 
     def argv(self, client, port, remote_dir, dest, n, db=None, name="bench"):
         """remote_dir: the directory under the server root, without slashes."""
-        if client == "ftpmirror":
-            job = self.ftpmirror_job(name, port, remote_dir, dest, n)
+        if client in ("ftpmirror", "ftpmirror-nofsync"):
+            job = self.ftpmirror_job(name, port, remote_dir, dest, n,
+                                     fsync=client == "ftpmirror")
             wrap = shlex.split(self.args.ftpmirror_wrap) if self.args.ftpmirror_wrap else []
             return wrap + [self.args.binary, "--db", db, "-q", "sync", job]
         if client == "lftp":
@@ -463,6 +472,10 @@ class Clients:
                     "ftp://127.0.0.1:%d/%s/" % (port, remote_dir)]
         if client == "curl":
             return ["curl", "-sS", "-o", dest, "ftp://127.0.0.1:%d/%s" % (port, remote_dir)]
+        if client == "curl+sync":
+            # as durable as ftpmirror's default: the file is on disk at exit
+            return ["sh", "-c", 'curl -sS -o "$1" "$2" && sync "$1"', "sh", dest,
+                    "ftp://127.0.0.1:%d/%s" % (port, remote_dir)]
         raise BenchError("unknown client %s" % client)
 
 
@@ -599,7 +612,7 @@ class Bench:
         if rc != 0:
             problem = "exit status %s (see %s)" % (rc, logpath)
         check = verify(src_root, src_files, dest, check_mtime, ignore, may_keep,
-                       own_dirs=(".ftpmirror",) if client == "ftpmirror" else ())
+                       own_dirs=(".ftpmirror",) if client.startswith("ftpmirror") else ())
         if check:
             problem = (problem + "; " if problem else "") + check
         s = Sample(wall, cpu, rss, rc, problem is None, problem, retr, cmds,
@@ -665,7 +678,7 @@ class Bench:
         generate_big(path, a.big_size, a.seed)
         src_files = {"big.bin": (a.big_size, MTIME_BASE)}
         src_root = os.path.join(self.srv, "big")
-        clients = ["ftpmirror", "curl"] + [p for p in a.big_peers.split(",") if p]
+        clients = BIG_CLIENTS + [p for p in a.big_peers.split(",") if p]
         for run in range(runs):
             for client in clients:
                 dest = os.path.join(self.dst, "big-%s" % client)
@@ -675,15 +688,15 @@ class Bench:
                 for p in (db, db + "-wal", db + "-shm"):
                     if os.path.exists(p):
                         os.unlink(p)
-                if client == "curl":
+                if client.startswith("curl"):
                     os.makedirs(dest)
-                    argv = self.clients.argv("curl", self.direct.port, "big/big.bin",
+                    argv = self.clients.argv(client, self.direct.port, "big/big.bin",
                                              os.path.join(dest, "big.bin"), 1)
                 else:
                     argv = self.clients.argv(client, self.direct.port, "big", dest,
                                              a.connections, db=db, name="bench-big")
                 self.run_one("big", "d", client, run, argv, dest, src_root, src_files,
-                             client == "ftpmirror", self.direct,
+                             client.startswith("ftpmirror"), self.direct,
                              ignore=(".listing",) if client == "wget" else ())
                 rmtree(dest)
                 rmtree(os.path.join(self.dst, ".big-%s.incoming" % client))
@@ -907,14 +920,14 @@ class Bench:
             lines.append("| client | wall s | MB/s | CPU s | peak RSS | throughput ÷ ftpmirror's | verified |")
             lines.append("|---|---:|---:|---:|---:|---:|---|")
             base = self.med(("big", "d", "ftpmirror"), "wall")
-            for client in ["ftpmirror", "curl"] + [p for p in a.big_peers.split(",") if p]:
+            for client in BIG_CLIENTS + [p for p in a.big_peers.split(",") if p]:
                 key = ("big", "d", client)
                 if key not in self.results:
                     continue
                 w = self.med(key, "wall")
                 ok = sum(1 for s in self.results[key] if s.ok)
                 lines.append("| %s | %.2f | %.0f | %.2f | %s | %s | %d/%d |" % (
-                    client + (" (1 connection)" if client == "curl" else ""), w,
+                    BIG_LABELS.get(client, client), w,
                     a.big_size / w / 1e6, self.med(key, "cpu"), human(self.med(key, "rss")),
                     "%.2f" % (base / w) if base and client != "ftpmirror" else "1.00" if base else "",
                     ok, len(self.results[key])))
@@ -983,13 +996,16 @@ class Bench:
         if fc and m("c", "lftp"):
             r = fc / m("c", "lftp")
             add("2 % incremental vs lftp", "≤ 0.5 × lftp", "%.2f ×" % r, r <= 0.5)
-        bf, bc = self.med(("big", "d", "ftpmirror"), "wall"), self.med(("big", "d", "curl"), "wall")
-        if bf and bc:
-            r = bc / bf
-            add("1 GiB throughput" if a.big_size == 1 << 30 else "%s throughput" % human(a.big_size),
-                "≥ 0.9 × curl's", "%.2f ×" % r, r >= 0.9)
+        size = "1 GiB" if a.big_size == 1 << 30 else human(a.big_size)
+        for mine, peer, what in (("ftpmirror-nofsync", "curl", "neither syncs"),
+                                 ("ftpmirror", "curl+sync", "both sync to disk")):
+            bf, bc = self.med(("big", "d", mine), "wall"), self.med(("big", "d", peer), "wall")
+            if bf and bc:
+                r = bc / bf
+                add("%s throughput, %s" % (size, what), "≥ 0.9 × %s's" % BIG_LABELS[peer],
+                    "%.2f ×" % r, r >= 0.9)
         for key, samples in self.results.items():
-            if key[2] == "ftpmirror" and any(not s.ok for s in samples):
+            if key[2].startswith("ftpmirror") and any(not s.ok for s in samples):
                 add("ftpmirror correct, %s %s" % (key[0], CASE_NAMES[key[1]]), "every run verified",
                     "%d/%d" % (sum(s.ok for s in samples), len(samples)), False)
         if checks:
@@ -1219,7 +1235,7 @@ def main(argv=None):
     if args.results:
         write_results(args.results, "large" if args.large else "main", lines)
         log("results written to %s" % os.path.relpath(args.results))
-    failed = any(not s.ok for k, v in bench.results.items() if k[2] == "ftpmirror" for s in v)
+    failed = any(not s.ok for k, v in bench.results.items() if k[2].startswith("ftpmirror") for s in v)
     return 1 if failed else 0
 
 

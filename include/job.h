@@ -70,6 +70,8 @@ struct job {
 	int		 history_days;	/* events older are pruned; 0 keeps all */
 	char		*metrics_file;	/* Prometheus textfile, or NULL */
 	char		*trace_file;	/* or NULL: TARGET/.ftpmirror/trace */
+	bool		 fsync;		/* staged data synced before publish;
+					   default true */
 };
 
 /* Error messages collected while parsing, each "FILE:LINE:COLUMN: what". */

@@ -50,7 +50,7 @@ enum key_id {
 	K_CA_FILE, K_PUBLISH, K_PUBLISH_LAST, K_KEEP_SNAPSHOTS,
 	K_VERIFY_MANIFESTS, K_VERIFY_REMOTE_HASH, K_VERIFY_COMMAND,
 	K_HISTORY_DAYS, K_METRICS_FILE, K_TRACE_FILE, K_VERIFY_TIMEOUT,
-	K_PASSWORD_ENV, K_NETRC_FILE,
+	K_PASSWORD_ENV, K_NETRC_FILE, K_FSYNC,
 	K_COUNT
 };
 
@@ -201,6 +201,8 @@ static const struct key keys[K_COUNT] = {
 				  OFF(password_env), 0, 0, false, false },
 	[K_NETRC_FILE] =	{ "netrc_file", set_path, OFF(netrc_file), 0,
 				  0, false, false },
+	[K_FSYNC] =		{ "fsync", set_bool, OFF(fsync), 0, 0, false,
+				  false },
 };
 
 /* Files published last when the job does not say (Debian and GNU style). */
@@ -1650,6 +1652,7 @@ job_new(const char *file)
 	job->passive = true;
 	job->listing = JOB_LISTING_AUTO;
 	job->delete = true;
+	job->fsync = true;
 	job->max_delete_count = -1;
 	job->max_delete_share = 0.10;
 	job->symlinks = JOB_SYMLINKS_KEEP;

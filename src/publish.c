@@ -3,7 +3,9 @@
  * Staged data is flushed to disk (syncfs) before the first rename, each
  * file appears by one rename(2), and each directory that changed is
  * fsync'ed, so after a crash target holds old or new files, never torn
- * ones.
+ * ones.  A job with fsync: false skips the flushes and leaves that to the
+ * file system (a crash may then leave files short, which the next run's
+ * plan sees and fetches again); readers never see partial files anyway.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +67,7 @@ static void
 publish_close_dir(struct publish *p)
 {
 	if (p->dir_fd != -1) {
-		if (p->dir_dirty && fsync(p->dir_fd) == -1)
+		if (p->dir_dirty && p->r->job->fsync && fsync(p->dir_fd) == -1)
 			log_warn("%s: fsync of %s/%s: %s", p->r->job->name,
 			    p->r->job->target, p->dir, strerror(errno));
 		close(p->dir_fd);
@@ -544,7 +546,7 @@ deletions_apply(void *arg, const char *path, char type)
 			close(dfd);
 			return 0;
 		}
-		if (fsync(dfd) == -1)
+		if (r->job->fsync && fsync(dfd) == -1)
 			log_warn("%s: fsync: %s", r->job->name, strerror(errno));
 		close(dfd);
 	}
@@ -673,7 +675,7 @@ publish_run(struct run *r)
 	    &p) == -1)
 		goto out;
 	/* What was written to incoming must be on disk before it shows. */
-	if (syncfs(r->incoming_fd) == -1)
+	if (r->job->fsync && syncfs(r->incoming_fd) == -1)
 		log_warn("%s: syncfs %s: %s", r->job->name, r->job->incoming,
 		    strerror(errno));
 	if (state_scan_foreach(r->state, r->job->name, files, 2, publish_entry,

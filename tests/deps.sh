@@ -31,7 +31,7 @@ if [ "${1:-}" = "--only" ]; then
 fi
 
 PACKAGES="gcc make pkg-config libcurl4-openssl-dev libsqlite3-dev libyaml-dev
-libcmocka-dev python3 python3-pyftpdlib pure-ftpd sqlite3 tzdata clang libssl-dev mandoc man-db systemd"
+libcmocka-dev python3 python3-pyftpdlib pure-ftpd sqlite3 tzdata clang libssl-dev mandoc man-db systemd strace"
 
 # Unpacked, not installed (see above); SERVER_BINARIES are checked with ldd.
 SERVER_DEBS="vsftpd proftpd-core"

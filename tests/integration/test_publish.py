@@ -23,7 +23,11 @@
     once; a real directory as target is refused (exit 2); the trace file
     inside the snapshot names its run;
   * trace: TARGET/.ftpmirror/trace (or trace_file) names run, date, source
-    and counts, and a no-op run leaves it alone.
+    and counts, and a no-op run leaves it alone;
+  * fsync: by default staged data is synced (syncfs) before publishing and
+    a big file's writeback starts while it downloads (sync_file_range);
+    `fsync: false` makes neither call and mirrors the same tree (strace
+    watches the system calls).
 
 This file is also the XSHA256 server when run as
     /usr/bin/python3 test_publish.py --xsha-server --root DIR --passive A-B
@@ -35,6 +39,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -817,6 +822,56 @@ class TestTrace(PublishTest):
         self.check_trace(where, run, mirror)
         self.assertFalse(os.path.lexists(os.path.join(mirror.target, ".ftpmirror", "trace")),
                          self.show(result, run, events))
+
+
+# ------------------------------------------------------------------- fsync
+
+class TestFsync(PublishTest):
+
+    SYNC_CALLS = ("syncfs", "sync_file_range", "fsync")
+
+    def setUp(self):
+        super().setUp()
+        if shutil.which("strace") is None:
+            self.skipTest("strace is not installed (tests/deps.sh installs it)")
+        self.remote = self.path("remote")
+        big = bytes(range(256)) * (20 * 4096)        # 20 MiB: a few writeback chunks
+        helpers.write_tree(self.remote, {"big.bin": (big, BASE), "d/small.txt": (b"s\n", BASE)})
+        self.server = servers.start_for(self, "pyftpdlib", self.remote)
+
+    def traced_sync(self, mirror):
+        """A sync under strace; returns the sync calls it made, by name."""
+        log = self.path("strace-%s.log" % mirror.name)
+        env = mirror.env()
+        env["ASAN_OPTIONS"] = "detect_leaks=0"   # LeakSanitizer cannot run under ptrace
+        result = helpers.run_command(
+            ["strace", "-f", "-qq", "-o", log, "-e", "trace=" + ",".join(self.SYNC_CALLS)]
+            + mirror.argv("sync", mirror.job), timeout=helpers.DEFAULT_TIMEOUT,
+            env=env, cwd=mirror.workdir)
+        self.assertExit(result, 0, "traced sync of %s" % mirror.name)
+        calls = {name: 0 for name in self.SYNC_CALLS}
+        with open(log) as f:
+            for line in f:
+                m = re.match(r"\d+\s+(\w+)\(", line)
+                if m and m.group(1) in calls:
+                    calls[m.group(1)] += 1
+        return calls, result
+
+    def test_default_syncs_and_fsync_false_does_not(self):
+        durable = helpers.Mirror(self.tmp, "durable", self.server.url, connections=2, timeout=20)
+        calls, result = self.traced_sync(durable)
+        self.assertEqual(calls["syncfs"], 1, "%s\n%s" % (calls, helpers.describe(result)))
+        self.assertGreaterEqual(calls["sync_file_range"], 2, calls)
+        self.assertEqual(helpers.tree_differences(helpers.snapshot(self.remote),
+                                                  tree_without_trace(durable.target)), [])
+
+        fast = helpers.Mirror(self.tmp, "fast", self.server.url, connections=2, timeout=20,
+                              fsync=False)
+        calls, result = self.traced_sync(fast)
+        self.assertEqual((calls["syncfs"], calls["sync_file_range"]), (0, 0),
+                         "%s\n%s" % (calls, helpers.describe(result)))
+        self.assertEqual(helpers.tree_differences(helpers.snapshot(self.remote),
+                                                  tree_without_trace(fast.target)), [])
 
 
 if __name__ == "__main__" and "--xsha-server" in sys.argv[1:]:

@@ -140,7 +140,8 @@ test_full(void **state)
 	    "verify_timeout: 30\n"
 	    "history_days: 90\n"
 	    "metrics_file: /var/lib/node_exporter/ftpmirror.prom\n"
-	    "trace_file: trace/here\n", tz);
+	    "trace_file: trace/here\n"
+	    "fsync: false\n", tz);
 	job = parse_ok(FILE_, text);
 
 	assert_string_equal(job->file, FILE_);
@@ -190,6 +191,7 @@ test_full(void **state)
 	assert_string_equal(job->metrics_file,
 	    "/var/lib/node_exporter/ftpmirror.prom");
 	assert_non_null(strstr(job->trace_file, "trace/here"));
+	assert_false(job->fsync);
 	job_free(job);
 }
 
@@ -260,6 +262,7 @@ test_defaults(void **state)
 	assert_int_equal(job->history_days, 365);
 	assert_null(job->metrics_file);
 	assert_null(job->trace_file);
+	assert_true(job->fsync);
 	job_free(job);
 }
 
