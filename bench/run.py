@@ -519,6 +519,7 @@ class Bench:
         self.notes = {}
         self.trees = {}          # name -> {files, dirs, depth, bytes}
         self.changes = {}        # tree -> change counts of case (c)
+        self.mirrors = []        # mirror directories made, removed at exit
 
     # --- servers and proxy -------------------------------------------
 
@@ -634,9 +635,16 @@ class Bench:
         n = self.args.connections
         for run in range(runs):
             for client in clients:
-                dest = os.path.join(self.dst, "%s-%s%s" % (tree, client, tag))
-                db = os.path.join(self.dst, "%s-%s%s.db" % (tree, client, tag))
-                for p in (dest, os.path.join(self.dst, ".%s-%s%s.incoming" % (tree, client, tag))):
+                # Each run mirrors into a directory of its own, all removed
+                # at exit: on this ext4 without a journal, files created
+                # within minutes of many deletions in the same block group
+                # cost the creator quadratic kernel time (the allocator's
+                # recently_deleted scan); see bench/README.md.
+                name = "%s-%s%s-run%d" % (tree, client, tag, run + 1)
+                dest = os.path.join(self.dst, name)
+                db = os.path.join(self.dst, "%s.db" % name)
+                self.mirrors += [dest, os.path.join(self.dst, ".%s.incoming" % name)]
+                for p in self.mirrors[-2:]:
                     rmtree(p)
                 for p in (db, db + "-wal", db + "-shm"):
                     if os.path.exists(p):
@@ -666,8 +674,6 @@ class Bench:
                                      may_keep=change.deleted if client == "wget" else ())
                     finally:
                         change.undo()
-                rmtree(dest)
-                rmtree(os.path.join(self.dst, ".%s-%s%s.incoming" % (tree, client, tag)))
 
     # --- case (d) -----------------------------------------------------
 
