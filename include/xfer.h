@@ -1,9 +1,8 @@
 /*
- * xfer.h: the transfer engine.  It owns a fixed number of slots (one per
- * allowed control connection), each a thread with its own libcurl handle.
- * Callers start requests on free slots and pump the engine, which runs
- * every callback on the caller's thread; libcurl keeps each slot's control
- * connection open and reuses it across requests, so each logs in once.
+ * xfer.h: the transfer engine.  It owns libcurl's multi handle and a fixed
+ * number of slots (one per allowed control connection).  Callers start
+ * requests on free slots and pump the engine; libcurl keeps the control
+ * connections open and reuses them across requests, so each logs in once.
  * The engine knows nothing of listings, files or policy.
  */
 #ifndef FTPMIRROR_XFER_H
@@ -74,9 +73,8 @@ int xfer_busy(const struct xfer *x);
 int xfer_start(struct xfer *x, const struct xfer_req *req);
 
 /*
- * Run the requests' callbacks (on_data, on_reply, on_done) as the slots
- * produce them, for up to timeout_ms; returns sooner once a request has
- * ended or a signal arrived.  Returns 0 or -1.
+ * Wait up to timeout_ms for network activity, drive the transfers, and run
+ * on_done for each that ended.  Returns 0 or -1.
  */
 int xfer_pump(struct xfer *x, int timeout_ms);
 

@@ -1,73 +1,30 @@
 /*
- * xfer.c: one worker thread per slot, each with its own libcurl easy
- * handle, whose connection cache keeps the slot's control connection
- * logged in between requests.  A thread per connection rather than one
- * multi handle: libcurl 7.88 waits for an FTP transfer's final reply with
- * a blocking poll, and with servers that send it only after the client
- * has closed the data connection (proftpd) that wait, one round trip per
- * file, stalled every other connection of a multi loop.
- *
- * The workers do nothing but network I/O.  Every callback of a request
- * (data, reply lines, protocol lines for the log, the end) is handed to
- * the main thread, which runs it inside xfer_pump while the worker waits
- * for the answer; so callers see the same single-threaded engine as
- * before, and no SQLite or file state is shared between threads.
+ * xfer.c: libcurl's multi interface driven as one loop: curl_multi_poll,
+ * curl_multi_perform, then drain curl_multi_info_read.  Each slot keeps
+ * its easy handle for the whole run; the multi handle's connection cache,
+ * capped at one connection per slot, keeps the control connections logged
+ * in between requests.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "log.h"
 #include "xfer.h"
 
-/* What a worker asks the main thread to run. */
-enum xfer_call {
-	XFER_CALL_NONE,
-	XFER_CALL_DATA,		/* req.on_data(buf, len) */
-	XFER_CALL_REPLY,	/* req.on_reply(buf, len) */
-	XFER_CALL_LOG_OUT,	/* a command sent, for the debug log */
-	XFER_CALL_LOG_IN,	/* a reply line received, likewise */
-	XFER_CALL_DONE		/* the request ended with code */
-};
-
-struct xfer;
-
 struct xfer_slot {
-	struct xfer	*x;
-	CURL		*easy;		/* the worker's while a request runs */
-	pthread_t	 thread;
-	bool		 started;	/* thread runs */
-	bool		 busy;		/* main: a request is assigned */
+	CURL		*easy;
+	bool		 busy;
 	struct xfer_req	 req;		/* the request in flight */
 	struct curl_slist *quote;
 	char		 errbuf[CURL_ERROR_SIZE];
 	char		 error[CURL_ERROR_SIZE + 64]; /* errbuf and the reply */
 	int		 data_failed;	/* on_data asked to stop */
-	atomic_bool	 abort;		/* main: stop this request */
-	/* Under x->lock: */
-	bool		 go;		/* main -> worker: run req */
-	bool		 quit;		/* main -> worker: exit */
-	enum xfer_call	 call;		/* worker -> main, NONE when served */
-	const char	*call_buf;
-	size_t		 call_len;
-	int		 call_result;
-	CURLcode	 code;		/* how the request ended */
 };
 
 struct xfer {
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 cond;		/* workers wait here */
-	int		 wake[2];	/* a worker's call wakes xfer_pump */
+	CURLM		*multi;
 	struct xfer_slot *slots;
 	int		 nslots;
 	int		 busy;
@@ -81,41 +38,15 @@ struct xfer {
 /* Per connection; libcurl allows up to 512 KiB. */
 #define XFER_BUFFER_SIZE	(256L * 1024)
 
-/*
- * In a worker: have the main thread run a callback, and wait until it has.
- * Returns its result.
- */
-static int
-xfer_call(struct xfer_slot *slot, enum xfer_call call, const char *buf,
-    size_t len)
-{
-	struct xfer *x = slot->x;
-	int rc;
-
-	pthread_mutex_lock(&x->lock);
-	slot->call = call;
-	slot->call_buf = buf;
-	slot->call_len = len;
-	/* A full pipe already holds a wake-up: nothing is lost. */
-	(void)!write(x->wake[1], "", 1);
-	while (slot->call != XFER_CALL_NONE)
-		pthread_cond_wait(&x->cond, &x->lock);
-	rc = slot->call_result;
-	pthread_mutex_unlock(&x->lock);
-	return rc;
-}
-
 static size_t
 xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct xfer_slot *slot = userdata;
 	size_t len = size * nmemb;
 
-	if (atomic_load(&slot->abort))
-		return 0;
 	if (slot->req.on_data == NULL)
 		return len;
-	if (xfer_call(slot, XFER_CALL_DATA, ptr, len) == -1) {
+	if (slot->req.on_data(slot->req.arg, ptr, len) == -1) {
 		slot->data_failed = 1;
 		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
 	}
@@ -128,96 +59,39 @@ xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct xfer_slot *slot = userdata;
 	size_t len = size * nmemb;
 
-	if (atomic_load(&slot->abort))
-		return 0;
 	if (slot->req.on_reply)
-		xfer_call(slot, XFER_CALL_REPLY, ptr, len);
+		slot->req.on_reply(slot->req.arg, ptr, len);
 	return len;
 }
 
-/* Lets xfer_abort stop a request even while libcurl waits for a reply. */
-static int
-xfer_progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct xfer_slot *slot = userdata;
-
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return atomic_load(&slot->abort) ? 1 : 0;
-}
-
-/* With --verbose, each protocol line goes to the log via the main thread. */
+/*
+ * With --verbose, log each protocol line.  The password never reaches the
+ * log: a PASS command is shown masked.
+ */
 static int
 xfer_debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
     void *userdata)
 {
-	(void)easy;
-	if (type == CURLINFO_HEADER_OUT)
-		xfer_call(userdata, XFER_CALL_LOG_OUT, data, size);
-	else if (type == CURLINFO_HEADER_IN)
-		xfer_call(userdata, XFER_CALL_LOG_IN, data, size);
-	return 0;
-}
-
-/* Log a protocol line.  The password never reaches the log. */
-static void
-xfer_log_line(bool out, const char *data, size_t size)
-{
-	const char *dir = out ? "->" : "<-";
+	const char *dir;
 	int len;
 
+	(void)easy;
+	(void)userdata;
+	if (type == CURLINFO_HEADER_OUT)
+		dir = "->";
+	else if (type == CURLINFO_HEADER_IN)
+		dir = "<-";
+	else
+		return 0;
 	while (size > 0 && (data[size - 1] == '\n' || data[size - 1] == '\r'))
 		size--;
 	len = size > 512 ? 512 : (int)size;
-	if (out && size >= 5 && strncmp(data, "PASS ", 5) == 0)
+	if (type == CURLINFO_HEADER_OUT && size >= 5 &&
+	    strncmp(data, "PASS ", 5) == 0)
 		log_debug("%s PASS ****", dir);
 	else
 		log_debug("%s %.*s", dir, len, data);
-}
-
-/* A slot's thread: run each request handed to it until told to quit. */
-static void *
-xfer_worker(void *arg)
-{
-	struct xfer_slot *slot = arg;
-	struct xfer *x = slot->x;
-
-	pthread_mutex_lock(&x->lock);
-	for (;;) {
-		while (!slot->go && !slot->quit)
-			pthread_cond_wait(&x->cond, &x->lock);
-		if (slot->quit)
-			break;
-		slot->go = false;
-		pthread_mutex_unlock(&x->lock);
-		slot->code = curl_easy_perform(slot->easy);
-		xfer_call(slot, XFER_CALL_DONE, NULL, 0);
-		pthread_mutex_lock(&x->lock);
-	}
-	pthread_mutex_unlock(&x->lock);
-	return NULL;
-}
-
-/* Start the slots' threads; signals stay with the main thread. */
-static int
-xfer_start_workers(struct xfer *x)
-{
-	sigset_t all, old;
-	int i, rc = 0;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < x->nslots && rc == 0; i++) {
-		if ((rc = pthread_create(&x->slots[i].thread, NULL, xfer_worker,
-		    &x->slots[i])) == 0)
-			x->slots[i].started = true;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = rc;
-	return rc == 0 ? 0 : -1;
+	return 0;
 }
 
 /* Create the engine with o->connections slots. */
@@ -227,42 +101,43 @@ xfer_new(const struct xfer_opts *o)
 	struct xfer *x;
 	int i;
 
-	errno = ENOMEM;		/* what libcurl's failures below mean */
 	if ((x = calloc(1, sizeof(*x))) == NULL)
-		goto fail;
-	x->wake[0] = x->wake[1] = -1;
-	pthread_mutex_init(&x->lock, NULL);
-	pthread_cond_init(&x->cond, NULL);
+		goto oom;
 	x->opts = *o;
 	x->nslots = o->connections > 0 ? o->connections : 1;
 	if ((x->user = strdup(o->user)) == NULL ||
 	    (x->password = strdup(o->password)) == NULL ||
 	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL) ||
 	    (o->netrc_file && (x->netrc_file = strdup(o->netrc_file)) == NULL))
-		goto fail;
+		goto oom;
+	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL)
+		goto oom;
+	if ((x->multi = curl_multi_init()) == NULL)
+		goto oom;
+	/*
+	 * One connection per slot, and a cache that keeps them all: a
+	 * finished request leaves its logged-in connection for the next.
+	 */
+	curl_multi_setopt(x->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)x->nslots);
+	curl_multi_setopt(x->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)x->nslots);
+	curl_multi_setopt(x->multi, CURLMOPT_MAXCONNECTS, (long)x->nslots);
+	for (i = 0; i < x->nslots; i++)
+		if ((x->slots[i].easy = curl_easy_init()) == NULL)
+			goto oom;
 	x->opts.user = x->user;
 	x->opts.password = x->password;
 	x->opts.ca_file = x->ca_file;
 	x->opts.netrc_file = x->netrc_file;
-	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL)
-		goto fail;
-	for (i = 0; i < x->nslots; i++) {
-		x->slots[i].x = x;
-		atomic_init(&x->slots[i].abort, false);
-		if ((x->slots[i].easy = curl_easy_init()) == NULL)
-			goto fail;
-	}
-	if (pipe2(x->wake, O_CLOEXEC | O_NONBLOCK) == -1 ||
-	    xfer_start_workers(x) == -1)
-		goto fail;
 	return x;
-fail:
-	log_err("cannot start the transfer engine: %s", strerror(errno));
+oom:
+	log_err("out of memory starting the transfer engine");
 	xfer_free(x);
 	return NULL;
 }
 
-/* Stop the threads, close every connection and free the engine. */
+/* Close every connection and free the engine. */
 void
 xfer_free(struct xfer *x)
 {
@@ -271,22 +146,10 @@ xfer_free(struct xfer *x)
 	if (x == NULL)
 		return;
 	xfer_abort(x);
-	pthread_mutex_lock(&x->lock);
 	for (i = 0; x->slots && i < x->nslots; i++)
-		x->slots[i].quit = true;
-	pthread_cond_broadcast(&x->cond);
-	pthread_mutex_unlock(&x->lock);
-	for (i = 0; x->slots && i < x->nslots; i++) {
-		if (x->slots[i].started)
-			pthread_join(x->slots[i].thread, NULL);
 		curl_easy_cleanup(x->slots[i].easy);
-	}
+	curl_multi_cleanup(x->multi);
 	free(x->slots);
-	for (i = 0; i < 2; i++)
-		if (x->wake[i] != -1)
-			close(x->wake[i]);
-	pthread_cond_destroy(&x->cond);
-	pthread_mutex_destroy(&x->lock);
 	if (x->password)
 		memset(x->password, 0, strlen(x->password));
 	free(x->user);
@@ -361,12 +224,8 @@ xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, slot);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, xfer_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, slot);
-	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, xfer_progress_cb);
-	curl_easy_setopt(e, CURLOPT_XFERINFODATA, slot);
 	if (log_max_level() >= LOG_LEVEL_DEBUG) {
 		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, xfer_debug_cb);
-		curl_easy_setopt(e, CURLOPT_DEBUGDATA, slot);
 		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
 	}
 }
@@ -418,12 +277,14 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 	if (req->want_filetime)
 		curl_easy_setopt(e, CURLOPT_FILETIME, 1L);
 
+	if (curl_multi_add_handle(x->multi, e) != CURLM_OK) {
+		log_err("cannot start a transfer of %s", req->url);
+		curl_slist_free_all(slot->quote);
+		slot->quote = NULL;
+		return -1;
+	}
 	slot->busy = true;
 	x->busy++;
-	pthread_mutex_lock(&x->lock);
-	slot->go = true;
-	pthread_cond_broadcast(&x->cond);
-	pthread_mutex_unlock(&x->lock);
 	return 0;
 }
 
@@ -473,7 +334,7 @@ xfer_refused(CURLcode code)
 	}
 }
 
-/* Report how slot's request ended; the slot is free again. */
+/* Take slot out of the multi handle and report how it ended. */
 static void
 xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 {
@@ -486,6 +347,7 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T, &bytes);
 	if (req.want_filetime)
 		curl_easy_getinfo(slot->easy, CURLINFO_FILETIME_T, &filetime);
+	curl_multi_remove_handle(x->multi, slot->easy);
 	curl_slist_free_all(slot->quote);
 	slot->quote = NULL;
 	slot->busy = false;
@@ -510,98 +372,34 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	req.on_done(req.arg, &r);
 }
 
-/*
- * Run the callback slot's worker waits for, if any, and release it.
- * Returns 1 when that ended the slot's request.
- */
-static int
-xfer_serve(struct xfer *x, struct xfer_slot *slot)
-{
-	enum xfer_call call;
-	const char *buf;
-	size_t len;
-	int rc = 0;
-
-	pthread_mutex_lock(&x->lock);
-	call = slot->call;
-	buf = slot->call_buf;
-	len = slot->call_len;
-	pthread_mutex_unlock(&x->lock);
-	switch (call) {
-	case XFER_CALL_NONE:
-		return 0;
-	case XFER_CALL_DATA:
-		rc = atomic_load(&slot->abort) ? -1 :
-		    slot->req.on_data(slot->req.arg, buf, len);
-		break;
-	case XFER_CALL_REPLY:
-		slot->req.on_reply(slot->req.arg, buf, len);
-		break;
-	case XFER_CALL_LOG_OUT:
-	case XFER_CALL_LOG_IN:
-		xfer_log_line(call == XFER_CALL_LOG_OUT, buf, len);
-		break;
-	case XFER_CALL_DONE:
-		/* The worker waits, so its handle is ours to read. */
-		xfer_finish(x, slot, atomic_load(&slot->abort) ?
-		    CURLE_ABORTED_BY_CALLBACK : slot->code);
-		break;
-	}
-	pthread_mutex_lock(&x->lock);
-	slot->call_result = rc;
-	slot->call = XFER_CALL_NONE;
-	pthread_cond_broadcast(&x->cond);
-	pthread_mutex_unlock(&x->lock);
-	return call == XFER_CALL_DONE;
-}
-
-static int64_t
-xfer_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * Run the workers' calls for up to timeout_ms, returning early once a
- * request has ended (a slot is free for the caller) or a signal came.
- * Data alone does not return: the caller would find nothing new to start.
- */
+/* Wait for activity, drive the transfers, report those that ended. */
 int
 xfer_pump(struct xfer *x, int timeout_ms)
 {
-	struct pollfd pfd;
-	char drain[64];
-	int64_t deadline = xfer_now_ms() + timeout_ms, left;
-	int i, n, ended = 0;
+	CURLMsg *msg;
+	CURLMcode mc;
+	int running, left;
 
-	pfd.fd = x->wake[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		left = deadline - xfer_now_ms();
-		if ((n = poll(&pfd, 1, left > 0 ? (int)left : 0)) == -1) {
-			if (errno == EINTR)
-				return 0;	/* the caller looks at its flags */
-			log_err("transfer engine: poll: %s", strerror(errno));
-			return -1;
-		}
-		/* Drained first: a call made after this writes a new byte. */
-		while (read(x->wake[0], drain, sizeof(drain)) > 0)
-			continue;
-		for (i = 0; i < x->nslots; i++)
-			ended += xfer_serve(x, &x->slots[i]);
-		if (ended > 0 || n == 0 || left <= 0)
-			return 0;
+	mc = curl_multi_poll(x->multi, NULL, 0, timeout_ms, NULL);
+	if (mc == CURLM_OK)
+		mc = curl_multi_perform(x->multi, &running);
+	if (mc != CURLM_OK) {
+		log_err("transfer engine: %s", curl_multi_strerror(mc));
+		return -1;
 	}
+	while ((msg = curl_multi_info_read(x->multi, &left)) != NULL) {
+		struct xfer_slot *slot = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &slot);
+		if (slot != NULL && slot->busy)
+			xfer_finish(x, slot, msg->data.result);
+	}
+	return 0;
 }
 
-/*
- * Stop every request in flight, each reported as aborted.  A worker sees
- * the flag at its next callback; libcurl calls the progress callback at
- * least once a second, even while it waits for a reply.
- */
+/* Stop every request in flight, each reported as aborted. */
 void
 xfer_abort(struct xfer *x)
 {
@@ -609,10 +407,6 @@ xfer_abort(struct xfer *x)
 
 	for (i = 0; x->slots && i < x->nslots; i++)
 		if (x->slots[i].busy)
-			atomic_store(&x->slots[i].abort, true);
-	while (x->busy > 0)
-		if (xfer_pump(x, 100) == -1)
-			break;
-	for (i = 0; x->slots && i < x->nslots; i++)
-		atomic_store(&x->slots[i].abort, false);
+			xfer_finish(x, &x->slots[i],
+			    CURLE_ABORTED_BY_CALLBACK);
 }
