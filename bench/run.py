@@ -519,7 +519,6 @@ class Bench:
         self.notes = {}
         self.trees = {}          # name -> {files, dirs, depth, bytes}
         self.changes = {}        # tree -> change counts of case (c)
-        self.mirrors = []        # mirror directories made, removed at exit
 
     # --- servers and proxy -------------------------------------------
 
@@ -636,15 +635,14 @@ class Bench:
         for run in range(runs):
             for client in clients:
                 # Each run mirrors into a directory of its own, all removed
-                # at exit: on this ext4 without a journal, files created
+                # at exit with the work directory: on this ext4 without a journal, files created
                 # within minutes of many deletions in the same block group
                 # cost the creator quadratic kernel time (the allocator's
                 # recently_deleted scan); see bench/README.md.
                 name = "%s-%s%s-run%d" % (tree, client, tag, run + 1)
                 dest = os.path.join(self.dst, name)
                 db = os.path.join(self.dst, "%s.db" % name)
-                self.mirrors += [dest, os.path.join(self.dst, ".%s.incoming" % name)]
-                for p in self.mirrors[-2:]:
+                for p in (dest, os.path.join(self.dst, ".%s.incoming" % name)):
                     rmtree(p)
                 for p in (db, db + "-wal", db + "-shm"):
                     if os.path.exists(p):
@@ -976,32 +974,26 @@ class Bench:
                                                     "met" if met else "**MISSED**"))
 
         rtt = getattr(self, "rtt", None)
-        fa = m("a", "ftpmirror")
-        if fa:
-            if m("a", "lftp"):
-                r = fa / m("a", "lftp")
-                add("full mirror vs lftp", "≤ 0.6 × lftp", "%.2f ×" % r, r <= 0.6)
-            if m("a", "rclone"):
-                r = fa / m("a", "rclone")
-                add("full mirror vs rclone", "≤ 0.7 × rclone", "%.2f ×" % r, r <= 0.7)
-            if rtt:
-                r = fa / self.floor(g, "a", rtt)[0]
-                add("full mirror vs floor", "≤ 1.3 × floor", "%.2f ×" % r, r <= 1.3)
-            if m("a", "lftp", "cpu"):
-                r = m("a", "ftpmirror", "cpu") / m("a", "lftp", "cpu")
-                add("CPU, full mirror", "≤ 0.5 × lftp's", "%.2f ×" % r, r <= 0.5)
-        fb = m("b", "ftpmirror")
-        if fb:
-            if m("b", "lftp"):
-                r = fb / m("b", "lftp")
-                add("no-op re-sync vs lftp", "≤ 0.4 × lftp", "%.2f ×" % r, r <= 0.4)
-            if m("b", "rclone"):
-                r = fb / m("b", "rclone")
-                add("no-op re-sync vs rclone", "≤ 0.8 × rclone", "%.2f ×" % r, r <= 0.8)
-        fc = m("c", "ftpmirror")
-        if fc and m("c", "lftp"):
-            r = fc / m("c", "lftp")
-            add("2 % incremental vs lftp", "≤ 0.5 × lftp", "%.2f ×" % r, r <= 0.5)
+
+        def reference(case, field, peer):
+            """What ftpmirror's value is divided by: a peer's median, or the floor."""
+            if peer == "floor":
+                return self.floor(g, case, rtt)[0] if rtt else None
+            return m(case, peer, field)
+
+        # (target, case, field, divided by, at most, as the issue words it)
+        for what, case, field, peer, limit, wanted in (
+                ("full mirror vs lftp", "a", "wall", "lftp", 0.6, "lftp"),
+                ("full mirror vs rclone", "a", "wall", "rclone", 0.7, "rclone"),
+                ("full mirror vs floor", "a", "wall", "floor", 1.3, "floor"),
+                ("CPU, full mirror", "a", "cpu", "lftp", 0.5, "lftp's"),
+                ("no-op re-sync vs lftp", "b", "wall", "lftp", 0.4, "lftp"),
+                ("no-op re-sync vs rclone", "b", "wall", "rclone", 0.8, "rclone"),
+                ("2 % incremental vs lftp", "c", "wall", "lftp", 0.5, "lftp")):
+            mine, ref = m(case, "ftpmirror", field), reference(case, field, peer)
+            if mine and ref:
+                r = mine / ref
+                add(what, "≤ %g × %s" % (limit, wanted), "%.2f ×" % r, r <= limit)
         size = "1 GiB" if a.big_size == 1 << 30 else human(a.big_size)
         for mine, peer, what in (("ftpmirror-nofsync", "curl", "neither syncs"),
                                  ("ftpmirror", "curl+sync", "both sync to disk")):

@@ -354,6 +354,19 @@ def yaml_scalar(value):
     return json.dumps(value)
 
 
+def query_db(db, sql, params=()):
+    """The rows of sql on the database file db, as dicts; none while the
+    file does not exist yet."""
+    if not os.path.exists(db):
+        return []
+    con = sqlite3.connect(db, timeout=10)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute(sql, params)]
+    finally:
+        con.close()
+
+
 RUN_COLUMNS = ("id", "job", "started_at", "finished_at", "status", "files_added",
                "files_changed", "files_deleted", "bytes_downloaded", "errors", "message")
 
@@ -434,14 +447,7 @@ class Mirror:
     # --- database ---------------------------------------------------------
 
     def _query(self, sql, params=()):
-        if not os.path.exists(self.db):
-            return []
-        con = sqlite3.connect(self.db, timeout=10)
-        con.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in con.execute(sql, params)]
-        finally:
-            con.close()
+        return query_db(self.db, sql, params)
 
     def runs(self):
         """This job's runs rows, oldest first."""

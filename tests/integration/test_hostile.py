@@ -128,15 +128,7 @@ def ls(kind, name, size=0, mtime=BASE, target=None):
 
 def write_files(root, files, dirs=()):
     """files: {relpath bytes: (data, mtime)}; dirs: relpaths (bytes)."""
-    broot = os.fsencode(root)
-    for rel in dirs:
-        os.makedirs(os.path.join(broot, rel), exist_ok=True)
-    for rel, (data, mtime) in files.items():
-        path = os.path.join(broot, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-        os.utime(path, (mtime, mtime))
+    helpers.write_tree(os.fsencode(root), files, dirs)
 
 
 def fs_state(root, skip=()):
@@ -455,6 +447,13 @@ class HostileTest(helpers.IntegrationTest):
 
     # --- checks ------------------------------------------------------------
 
+    def sync_checked(self, what, outcomes, exit_status, status):
+        """Run a sync that must exit exit_status and record a run of status;
+        its outcome joins outcomes (for finish).  Returns (outcome, run)."""
+        out = self.sync()
+        outcomes.append((what, out))
+        return out, self.check_run(what, out, exit_status, status)
+
     def check_run(self, what, outcome, exit_status, status=None):
         run = self.last_run()
         res = outcome.result
@@ -750,9 +749,7 @@ class TestWriteThroughLink(HostileTest):
             "/sub": {"MLSD": sub_v1}}})
         before = self.outside_state()
         what = "run 1 (d -> sub)"
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         self.check_target(what, {b"sub": ("dir",), b"sub/file": ("file",) + files[b"sub/file"],
                                  b"d": ("link", b"sub")})
         self.check_outside(before, what)
@@ -765,9 +762,7 @@ class TestWriteThroughLink(HostileTest):
             "/sub": {"MLSD": sub_v1},
             "/d": {"MLSD": [mlsd("file", b"x", 400, BASE + 2)]}}})
         what = "run 2 (d becomes a directory with x)"
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         self.check_target(what, {b"sub": ("dir",), b"sub/file": ("file",) + files[b"sub/file"],
                                  b"d": ("dir",), b"d/x": ("file",) + files[b"d/x"]})
         self.check_incoming(what)
@@ -778,9 +773,7 @@ class TestWriteThroughLink(HostileTest):
             "/": {"MLSD": [mlsd("dir", b"sub"), mlsd("link", b"d", target=b"sub")]},
             "/sub": {"MLSD": sub_v1 + [mlsd("file", b"x", 500, BASE + 3)]}}})
         what = "run 3 (d is a link to sub again, sub/x added)"
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         self.check_target(what, {b"sub": ("dir",), b"sub/file": ("file",) + files[b"sub/file"],
                                  b"sub/x": ("file",) + files[b"sub/x"], b"d": ("link", b"sub")})
         self.check_incoming(what)
@@ -788,9 +781,7 @@ class TestWriteThroughLink(HostileTest):
 
         # Run 4: nothing changed upstream; the mirror stays as it is.
         what = "run 4 (no change)"
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         self.check_target(what, {b"sub": ("dir",), b"sub/file": ("file",) + files[b"sub/file"],
                                  b"sub/x": ("file",) + files[b"sub/x"], b"d": ("link", b"sub")})
         self.check_outside(before, what)
@@ -814,9 +805,7 @@ class TestDuplicateEntries(HostileTest):
             "/sub": {"MLSD": sub}}})
         before = self.outside_state()
         what = "run 1 (d -> sub)"
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         self.check_target(what, {b"sub": ("dir",), b"sub/file": ("file",) + files[b"sub/file"],
                                  b"d": ("link", b"sub")})
 
@@ -827,9 +816,7 @@ class TestDuplicateEntries(HostileTest):
             "/sub": {"MLSD": sub},
             "/d": {"MLSD": [mlsd("file", b"x", 400, BASE + 2)]}}})
         what = "run 2 (d: link, then directory; f twice)"
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         self.check_target(what, {b"sub": ("dir",), b"sub/file": ("file",) + files[b"sub/file"],
                                  b"d": ("link", b"sub"), b"f": ("file",) + files[b"f"]})
         self.check_incoming(what)
@@ -842,9 +829,7 @@ class TestDuplicateEntries(HostileTest):
             "/sub": {"MLSD": sub},
             "/d": {"MLSD": [mlsd("file", b"x", 400, BASE + 2)]}}})
         what = "run 3 (d: directory, then link)"
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         self.check_target(what, {b"sub": ("dir",), b"sub/file": ("file",) + files[b"sub/file"],
                                  b"d": ("dir",), b"d/x": ("file",) + files[b"d/x"],
                                  b"f": ("file",) + files[b"f"]})
@@ -949,9 +934,7 @@ class TestUnparsableLine(HostileTest):
         before = self.outside_state()
         outcomes = []
         what = "first sync via " + fmt
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         expected = {rel: ("file",) + v for rel, v in files.items()}
         expected[b"sub"] = ("dir",)
         self.check_target(what, expected)
@@ -970,9 +953,7 @@ class TestUnparsableLine(HostileTest):
         self.server.set_script({"feat_mlst": fmt == "MLSD", "listings": {
             "/": {fmt: root}, "/sub": {fmt: sub}}})
         what = "sync with unparsable lines via " + fmt
-        out = self.sync()
-        outcomes.append((what, out))
-        run = self.check_run(what, out, EXIT_REFUSED, STATUS_REFUSED)
+        out, run = self.sync_checked(what, outcomes, EXIT_REFUSED, STATUS_REFUSED)
         self.check_target(what, expected)
         self.check_incoming(what)
         self.check_outside(before, what)
@@ -1011,9 +992,7 @@ class TestRetrLongerThanListed(HostileTest):
         before = self.outside_state()
         outcomes = []
         what = "first sync"
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         expected = {b"f.bin": ("file", old, BASE + 1), b"ok.txt": ("file", b"fine\n", BASE + 2)}
         self.check_target(what, expected)
         if self.problems:
@@ -1032,9 +1011,7 @@ class TestRetrLongerThanListed(HostileTest):
                      "/g.bin": {"data": {"b64": base64.b64encode(content("g", 100_000)).decode()}}}})
         mark = self.server.mark()
         what = "sync where RETR sends more than listed"
-        out = self.sync()
-        outcomes.append((what, out))
-        run = self.check_run(what, out, 1, "partial")
+        out, run = self.sync_checked(what, outcomes, 1, "partial")
         self.check_target(what, expected)
         self.check_incoming(what, max_sizes=[120, 10])
         self.check_outside(before, what)
@@ -1048,9 +1025,7 @@ class TestRetrLongerThanListed(HostileTest):
             mlsd("file", b"f.bin", 120, BASE + 100), mlsd("file", b"ok.txt", 5, BASE + 2),
             mlsd("file", b"g.bin", 10, BASE + 3)]}}})
         what = "sync once the server behaves"
-        out = self.sync()
-        outcomes.append((what, out))
-        self.check_run(what, out, 0, "ok")
+        out, run = self.sync_checked(what, outcomes, 0, "ok")
         self.check_target(what, {b"f.bin": ("file", new, BASE + 100),
                                  b"ok.txt": ("file", b"fine\n", BASE + 2),
                                  b"g.bin": ("file", content("g", 10), BASE + 3)})

@@ -171,14 +171,7 @@ class SchedulerBase(helpers.IntegrationTest):
     # --- database -----------------------------------------------------------
 
     def query(self, sql, params=()):
-        if not os.path.exists(self.db):
-            return []
-        con = sqlite3.connect(self.db, timeout=10)
-        con.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in con.execute(sql, params)]
-        finally:
-            con.close()
+        return helpers.query_db(self.db, sql, params)
 
     def execute(self, sql, params=()):
         con = sqlite3.connect(self.db, timeout=10)
