@@ -63,6 +63,12 @@ struct xfer *xfer_new(const struct xfer_opts *o);
 /* Close connections and free.  NULL is a no-op. */
 void xfer_free(struct xfer *x);
 
+/*
+ * Nothing more to transfer: log out of the connections in the background
+ * (requests in flight are aborted first).  Only xfer_free may follow.
+ */
+void xfer_hang_up(struct xfer *x);
+
 /* Number of slots free for xfer_start. */
 int xfer_idle(const struct xfer *x);
 

@@ -478,6 +478,8 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 			r.message = strdup("internal error; see the log");
 	}
 	progress_clear(&r.progress);
+	/* The QUITs' round trips overlap publishing. */
+	xfer_hang_up(r.xfer);
 	rc = sync_conclude(&r, &status);
 finish:
 	xfer_free(r.xfer);

@@ -5,6 +5,9 @@
  * capped at one connection per slot, keeps the control connections logged
  * in between requests.
  */
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +36,8 @@ struct xfer {
 	char		*ca_file;
 	char		*netrc_file;
 	struct xfer_opts opts;
+	pthread_t	 closer;	/* xfer_hang_up's thread */
+	bool		 closing;	/* closer runs: x->multi is its own */
 };
 
 /* Per connection; libcurl allows up to 512 KiB. */
@@ -145,10 +150,14 @@ xfer_free(struct xfer *x)
 
 	if (x == NULL)
 		return;
-	xfer_abort(x);
+	if (x->closing)
+		pthread_join(x->closer, NULL);
+	else
+		xfer_abort(x);
 	for (i = 0; x->slots && i < x->nslots; i++)
 		curl_easy_cleanup(x->slots[i].easy);
-	curl_multi_cleanup(x->multi);
+	if (!x->closing)
+		curl_multi_cleanup(x->multi);
 	free(x->slots);
 	if (x->password)
 		memset(x->password, 0, strlen(x->password));
@@ -157,6 +166,39 @@ xfer_free(struct xfer *x)
 	free(x->ca_file);
 	free(x->netrc_file);
 	free(x);
+}
+
+static void *
+xfer_closer(void *arg)
+{
+	struct xfer *x = arg;
+
+	curl_multi_cleanup(x->multi);
+	return NULL;
+}
+
+/*
+ * Log out of every connection on a thread of its own.  libcurl closes the
+ * cached connections one after another, each QUIT waiting for its reply:
+ * a round trip per connection that the caller's own work (publishing)
+ * can overlap.  Only xfer_free may use x afterwards; it waits for the
+ * thread.  Without a thread, xfer_free does the same work itself.
+ */
+void
+xfer_hang_up(struct xfer *x)
+{
+	sigset_t all, old;
+
+	if (x == NULL || x->closing)
+		return;
+	xfer_abort(x);
+	/* Signals stay with the main thread, whose handlers set the flags. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	x->closing = pthread_create(&x->closer, NULL, xfer_closer, x) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!x->closing)
+		log_debug("no thread for logging out; doing it at the end");
 }
 
 /* Number of free slots. */
