@@ -1,9 +1,12 @@
 /*
  * publish.c: moving a run's verified work from incoming into target.
- * Staged data is flushed to disk (syncfs) before the first rename, each
- * file appears by one rename(2), and each directory that changed is
- * fsync'ed, so after a crash target holds old or new files, never torn
- * ones.  A job with fsync: false skips the flushes and leaves that to the
+ * Staged data (and the directories made for it) is flushed to disk
+ * (syncfs) before the first rename, each file appears by one rename(2),
+ * and the file system is synced once more after the last, so after a
+ * crash target holds old or new files, never torn ones, and a run is
+ * recorded as done only once its names are on disk.  One syncfs instead
+ * of an fsync per changed directory: one flush of the journal, not
+ * hundreds.  A job with fsync: false skips the flushes and leaves that to the
  * file system (a crash may then leave files short, which the next run's
  * plan sees and fetches again); readers never see partial files anyway.
  */
@@ -42,7 +45,8 @@ struct publish {
 					   snapshot being built */
 	char		*dir;		/* directory of the last entry, owned */
 	int		 dir_fd;	/* it, open in target, or -1 */
-	bool		 dir_dirty;	/* it changed: fsync before closing */
+	bool		 flushed;	/* incoming synced for the renames */
+	bool		 changed;	/* a directory made or a name moved */
 	bool		 index_phase;	/* publishing the publish_last files */
 	struct manifest	 manifests[PUBLISH_MANIFESTS]; /* read this run */
 	size_t		 next_manifest;	/* the cache slot to reuse next */
@@ -62,20 +66,15 @@ publish_free_manifests(struct publish *p)
 	}
 }
 
-/* fsync and close the cached directory. */
+/* Close the cached directory. */
 static void
 publish_close_dir(struct publish *p)
 {
-	if (p->dir_fd != -1) {
-		if (p->dir_dirty && p->r->job->fsync && fsync(p->dir_fd) == -1)
-			log_warn("%s: fsync of %s/%s: %s", p->r->job->name,
-			    p->r->job->target, p->dir, strerror(errno));
+	if (p->dir_fd != -1)
 		close(p->dir_fd);
-	}
 	free(p->dir);
 	p->dir = NULL;
 	p->dir_fd = -1;
-	p->dir_dirty = false;
 }
 
 /*
@@ -156,7 +155,7 @@ publish_dir(void *arg, const struct scan_row *row)
 		    p->r->job->target, row->path, strerror(errno));
 		goto fail;
 	}
-	p->dir_dirty = true;
+	p->changed = true;
 	run_event(p->r, row->path, row->action == SCAN_ACTION_ADD ? "add" :
 	    "change", -1, "directory");
 	return 0;
@@ -410,6 +409,23 @@ publish_gate(struct publish *p, const struct scan_row *row, int64_t staged_id,
 	return 0;
 }
 
+/*
+ * What was written to incoming, and the directories just made, must be
+ * on disk before a name shows them: one syncfs before the first rename.
+ */
+static void
+publish_flush(struct publish *p)
+{
+	struct run *r = p->r;
+
+	if (p->flushed || !r->job->fsync)
+		return;
+	p->flushed = true;
+	if (syncfs(r->incoming_fd) == -1)
+		log_warn("%s: syncfs %s: %s", r->job->name, r->job->incoming,
+		    strerror(errno));
+}
+
 /* Rename one staged file or make one link in target. */
 static int
 publish_entry(void *arg, const struct scan_row *row)
@@ -460,6 +476,7 @@ publish_entry(void *arg, const struct scan_row *row)
 		goto fail;
 	if (publish_clear(p, dfd, leaf, row->path, false) == -1)
 		goto fail;
+	publish_flush(p);
 	if (row->type == 'l') {
 		/* Made in incoming, then renamed: replacing is atomic too. */
 		snprintf(name, sizeof(name), "link-%lld", (long long)row->id);
@@ -479,7 +496,7 @@ publish_entry(void *arg, const struct scan_row *row)
 		if (state_staged_delete(r->state, staged.id) == -1)
 			return -1;
 	}
-	p->dir_dirty = true;
+	p->changed = true;
 	if (state_scan_set(r->state, row->id, row->type == 'l' ? SCAN_LINK :
 	    SCAN_FILE_PUBLISHED, row->tries, 0) == -1)
 		return -1;
@@ -546,8 +563,6 @@ deletions_apply(void *arg, const char *path, char type)
 			close(dfd);
 			return 0;
 		}
-		if (r->job->fsync && fsync(dfd) == -1)
-			log_warn("%s: fsync: %s", r->job->name, strerror(errno));
 		close(dfd);
 	}
 	if ((n = state_files_count_below(r->state, r->job->name, path)) < 0 ||
@@ -674,10 +689,6 @@ publish_run(struct run *r)
 	if (state_scan_foreach(r->state, r->job->name, dirs, 3, publish_dir,
 	    &p) == -1)
 		goto out;
-	/* What was written to incoming must be on disk before it shows. */
-	if (r->job->fsync && syncfs(r->incoming_fd) == -1)
-		log_warn("%s: syncfs %s: %s", r->job->name, r->job->incoming,
-		    strerror(errno));
 	if (state_scan_foreach(r->state, r->job->name, files, 2, publish_entry,
 	    &p) == -1)
 		goto out;
@@ -706,6 +717,11 @@ publish_run(struct run *r)
 	if (r->counts.added + r->counts.changed + r->counts.deleted > 0 ||
 	    snapshot)
 		publish_trace(r, p.root_fd);
+	/* The new names on disk before the run is recorded as done. */
+	if ((p.changed || r->counts.deleted > 0) && r->job->fsync &&
+	    syncfs(p.root_fd) == -1)
+		log_warn("%s: syncfs %s: %s", r->job->name, r->job->target,
+		    strerror(errno));
 	if (snapshot && (fsync(p.root_fd) == -1 ||
 	    snapshot_commit(r->job, r->id) == -1))
 		goto out;

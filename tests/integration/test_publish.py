@@ -829,6 +829,7 @@ class TestTrace(PublishTest):
 class TestFsync(PublishTest):
 
     SYNC_CALLS = ("syncfs", "sync_file_range", "fsync")
+    RENAMES = ("rename", "renameat", "renameat2")
 
     def setUp(self):
         super().setUp()
@@ -840,34 +841,41 @@ class TestFsync(PublishTest):
         self.server = servers.start_for(self, "pyftpdlib", self.remote)
 
     def traced_sync(self, mirror):
-        """A sync under strace; returns the sync calls it made, by name."""
+        """A sync under strace; returns the sync calls it made, by name, and
+        the order of the syncfs and rename calls ("S", "R")."""
         log = self.path("strace-%s.log" % mirror.name)
         env = mirror.env()
         env["ASAN_OPTIONS"] = "detect_leaks=0"   # LeakSanitizer cannot run under ptrace
+        traced = self.SYNC_CALLS + self.RENAMES
         result = helpers.run_command(
-            ["strace", "-f", "-qq", "-o", log, "-e", "trace=" + ",".join(self.SYNC_CALLS)]
+            ["strace", "-f", "-qq", "-o", log, "-e", "trace=" + ",".join(traced)]
             + mirror.argv("sync", mirror.job), timeout=helpers.DEFAULT_TIMEOUT,
             env=env, cwd=mirror.workdir)
         self.assertExit(result, 0, "traced sync of %s" % mirror.name)
         calls = {name: 0 for name in self.SYNC_CALLS}
+        order = ""
         with open(log) as f:
             for line in f:
                 m = re.match(r"\d+\s+(\w+)\(", line)
                 if m and m.group(1) in calls:
                     calls[m.group(1)] += 1
-        return calls, result
+                if m and m.group(1) in ("syncfs",) + self.RENAMES:
+                    order += "S" if m.group(1) == "syncfs" else "R"
+        return calls, order, result
 
     def test_default_syncs_and_fsync_false_does_not(self):
         durable = helpers.Mirror(self.tmp, "durable", self.server.url, connections=2, timeout=20)
-        calls, result = self.traced_sync(durable)
-        self.assertEqual(calls["syncfs"], 1, "%s\n%s" % (calls, helpers.describe(result)))
+        calls, order, result = self.traced_sync(durable)
+        # The data before the first rename, the new names after the last
+        # (the renames: two files and the trace file).
+        self.assertEqual(order, "SRRRS", "%s %s\n%s" % (calls, order, helpers.describe(result)))
         self.assertGreaterEqual(calls["sync_file_range"], 2, calls)
         self.assertEqual(helpers.tree_differences(helpers.snapshot(self.remote),
                                                   tree_without_trace(durable.target)), [])
 
         fast = helpers.Mirror(self.tmp, "fast", self.server.url, connections=2, timeout=20,
                               fsync=False)
-        calls, result = self.traced_sync(fast)
+        calls, order, result = self.traced_sync(fast)
         self.assertEqual((calls["syncfs"], calls["sync_file_range"]), (0, 0),
                          "%s\n%s" % (calls, helpers.describe(result)))
         self.assertEqual(helpers.tree_differences(helpers.snapshot(self.remote),
