@@ -246,7 +246,8 @@ int state_staged_get(struct state *st, const char *job, const char *path,
     struct staged_row *out);		/* 1 found, 0 not, -1 error */
 int state_staged_put(struct state *st, const char *job, const char *path,
     struct staged_row *row);		/* sets row->id when new */
-int state_staged_complete(struct state *st, int64_t id);
+/* The run's fetched files (scan rows staged or awaiting a hash): complete. */
+int state_staged_complete(struct state *st, const char *job);
 int state_staged_delete(struct state *st, int64_t id);
 /* Is id a staged file (of any job)? 1 yes, 0 no, -1 error. */
 int state_staged_known(struct state *st, int64_t id);

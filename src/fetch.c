@@ -139,7 +139,10 @@ fetch_on_data(void *arg, const char *buf, size_t len)
 
 /*
  * The transfer succeeded: check the size, give the file its remote mtime,
- * mark it complete.  Returns 0; 1 when the file came up short (the server
+ * mark it staged.  (Its staged row is marked complete with all others at
+ * the end of the transfers, in one statement; after a crash, a whole file
+ * found unmarked is resumed at its end, which costs no data.)  Returns 0;
+ * 1 when the file came up short (the server
  * ended the transfer early but said it was done: worth a resume); -1 with
  * the reason logged.
  */
@@ -148,19 +151,13 @@ fetch_complete(struct fetch *f, int64_t filetime)
 {
 	struct run *r = f->r;
 	struct timespec times[2];
-	struct stat sb;
-	int64_t mtime = f->row.mtime;
+	int64_t mtime = f->row.mtime, size = f->offset + f->written;
 
-	if (fstat(f->fd, &sb) == -1) {
-		run_error(r, f->row.path, "incoming file %lld: %s",
-		    (long long)f->staged.id, strerror(errno));
-		return -1;
-	}
-	if (f->row.size >= 0 && (int64_t)sb.st_size < f->row.size)
+	if (f->row.size >= 0 && size < f->row.size)
 		return 1;
-	if (f->row.size >= 0 && (int64_t)sb.st_size != f->row.size) {
+	if (f->row.size >= 0 && size != f->row.size) {
 		run_error(r, f->row.path, "got %lld bytes, the listing said "
-		    "%lld", (long long)sb.st_size, (long long)f->row.size);
+		    "%lld", (long long)size, (long long)f->row.size);
 		return -1;
 	}
 	/* A LIST time is only to the minute or day; MDTM is exact. */
@@ -180,8 +177,7 @@ fetch_complete(struct fetch *f, int64_t filetime)
 		return -1;
 	}
 	/* With a server that hashes files, its digest has the last word. */
-	if (state_staged_complete(r->state, f->staged.id) == -1 ||
-	    state_scan_set(r->state, f->row.id, fetch_hash_command(r) ?
+	if (state_scan_set(r->state, f->row.id, fetch_hash_command(r) ?
 	    SCAN_FILE_HASH : SCAN_FILE_STAGED, f->row.tries, 0) == -1)
 		return -1;
 	r->progress.files_done++;
@@ -310,25 +306,21 @@ fetch_open_staged(struct fetch *f)
 	 * 0644 less the umask: nothing of the remote mode is taken, and a
 	 * mirror never writes a file others could change, whatever the umask.
 	 */
-	if ((f->fd = openat(r->incoming_fd, name, flags, 0644)) == -1 ||
-	    fstat(f->fd, &sb) == -1) {
-		run_error(r, f->row.path, "incoming file %s: %s", name,
-		    strerror(errno));
-		return -1;
-	}
-	f->offset = (int64_t)sb.st_size;
-	if (f->row.size >= 0 && f->offset > f->row.size) {
-		if (ftruncate(f->fd, 0) == -1) {
-			run_error(r, f->row.path, "incoming file %s: %s", name,
-			    strerror(errno));
-			return -1;
+	if ((f->fd = openat(r->incoming_fd, name, flags, 0644)) == -1)
+		goto fail;
+	/* A new or truncated file starts at 0; a staged one where it ends. */
+	f->offset = 0;
+	if ((flags & O_TRUNC) == 0) {
+		if (fstat(f->fd, &sb) == -1)
+			goto fail;
+		f->offset = (int64_t)sb.st_size;
+		if (f->row.size >= 0 && f->offset > f->row.size) {
+			if (ftruncate(f->fd, 0) == -1)
+				goto fail;
+			f->offset = 0;
 		}
-		f->offset = 0;
-	}
-	if (lseek(f->fd, f->offset, SEEK_SET) == -1) {
-		run_error(r, f->row.path, "incoming file %s: %s", name,
-		    strerror(errno));
-		return -1;
+		if (lseek(f->fd, f->offset, SEEK_SET) == -1)
+			goto fail;
 	}
 	f->flushed = f->offset;
 	if (f->offset > 0) {
@@ -337,6 +329,10 @@ fetch_open_staged(struct fetch *f)
 		run_event(r, f->row.path, "resume", f->offset, NULL);
 	}
 	return 0;
+fail:
+	run_error(r, f->row.path, "incoming file %s: %s", name,
+	    strerror(errno));
+	return -1;
 }
 
 /* Start the next waiting download. */

@@ -169,7 +169,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "UPDATE staged SET size = ?2, mtime = ?3, complete = ?4 "
 	    "WHERE id = ?1",
 	[ST_STAGED_COMPLETE] =
-	    "UPDATE staged SET complete = 1 WHERE id = ?1",
+	    "UPDATE staged SET complete = 1 WHERE job = ?1 AND complete = 0 "
+	    "AND path IN (SELECT path FROM scan WHERE job = ?1 AND "
+	    "state IN (?2, ?3))",
 	[ST_STAGED_DELETE] =
 	    "DELETE FROM staged WHERE id = ?1",
 	[ST_STAGED_KNOWN] =
@@ -1105,11 +1107,21 @@ state_staged_put(struct state *st, const char *job, const char *path,
 }
 
 
-/* Mark a staged file complete. */
+/*
+ * Mark complete the staged files of job that this run fetched whole: one
+ * statement at the end of the transfers instead of one per file.
+ */
 int
-state_staged_complete(struct state *st, int64_t id)
+state_staged_complete(struct state *st, const char *job)
 {
-	return state_by_id(st, ST_STAGED_COMPLETE, id, "completing a file");
+	sqlite3_stmt *s;
+
+	if ((s = state_stmt(st, ST_STAGED_COMPLETE)) == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, (int)SCAN_FILE_STAGED);
+	sqlite3_bind_int(s, 3, (int)SCAN_FILE_HASH);
+	return state_step_done(st, s, "completing staged files");
 }
 
 /* Forget a staged file (published or discarded). */

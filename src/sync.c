@@ -271,6 +271,10 @@ sync_partial(struct run *r, const char **status, const char *fmt, ...)
 static enum sync_status
 sync_conclude(struct run *r, const char **status)
 {
+	if (!r->dry && state_staged_complete(r->state, r->job->name) == -1) {
+		*status = "failed";
+		return SYNC_PARTIAL;
+	}
 	if (*r->stop) {
 		*status = "aborted";
 		if (r->message == NULL)

@@ -1168,7 +1168,7 @@ static void
 test_staged(void **vfx)
 {
 	struct fixture *fx = *vfx;
-	struct staged_row s, s2, g;
+	struct staged_row s, s2, s3, s4, g;
 	int64_t id;
 
 	assert_non_null(fx->st = state_open(fx->db, false));
@@ -1214,10 +1214,37 @@ test_staged(void **vfx)
 	assert_true(g.complete);
 	assert_int_equal(state_staged_known(fx->st, s2.id), 1);
 
-	assert_int_equal(state_staged_complete(fx->st, id), 0);
+	/*
+	 * Completing marks the staged rows whose scan rows were fetched
+	 * (staged, or waiting for a hash), and no others.
+	 */
+	memset(&s3, 0, sizeof(s3));
+	s3.size = 7;
+	s3.mtime = T0;
+	assert_int_equal(state_staged_put(fx->st, JOB, "dir/half", &s3), 0);
+	memset(&s4, 0, sizeof(s4));
+	s4.size = 8;
+	s4.mtime = T0;
+	assert_int_equal(state_staged_put(fx->st, JOB, "dir/hashing", &s4), 0);
+	scan_put(fx->st, JOB, "dir/file", 'f', SCAN_FILE_STAGED);
+	scan_put(fx->st, JOB, "dir/half", 'f', SCAN_FILE_FETCHING);
+	scan_put(fx->st, JOB, "dir/hashing", 'f', SCAN_FILE_HASH);
+	assert_int_equal(state_staged_complete(fx->st, JOB), 0);
 	assert_int_equal(state_staged_get(fx->st, JOB, "dir/file", &g), 1);
 	assert_true(g.complete);
 	assert_int_equal(g.size, 200);
+	assert_int_equal(state_staged_get(fx->st, JOB, "dir/hashing", &g), 1);
+	assert_true(g.complete);
+	assert_int_equal(state_staged_get(fx->st, JOB, "dir/half", &g), 1);
+	assert_false(g.complete);
+	/* Another job's scan completes nothing of JOB's. */
+	s2.complete = false;
+	assert_int_equal(state_staged_put(fx->st, OTHER, "dir/file", &s2), 0);
+	assert_int_equal(state_staged_complete(fx->st, JOB), 0);
+	assert_int_equal(state_staged_get(fx->st, OTHER, "dir/file", &g), 1);
+	assert_false(g.complete);
+	s2.complete = true;
+	assert_int_equal(state_staged_put(fx->st, OTHER, "dir/file", &s2), 0);
 
 	assert_int_equal(state_staged_delete(fx->st, id), 0);
 	assert_int_equal(state_staged_get(fx->st, JOB, "dir/file", &g), 0);
