@@ -226,9 +226,11 @@ class PortAllocator:
             s.close()
 
     def block(self, count):
-        """A range of `count` consecutive free ports."""
+        """A range of `count` consecutive free ports.  The whole span is
+        tried: another program (a benchmark's server with its passive range)
+        may hold hundreds of ports in a row."""
         tries = 0
-        while tries < 200:
+        while tries < self.high - self.LOW:
             tries += 1
             first = self.next
             if first + count - 1 > self.high:
