@@ -219,12 +219,23 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "THEN files.updated_run ELSE excluded.updated_run END",
 };
 
+/* Scan states, as indexes of state's idle_until. */
+#define STATE_QUEUES	(SCAN_LINK_UNCHANGED + 1)
+
 struct state {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[ST_COUNT];
 	bool		 dry;		/* roll everything back at close */
 	bool		 in_tx;		/* a batch transaction is open */
 	struct timespec	 tx_started;
+	/*
+	 * Per scan state, of the job being run: no row in it is due before
+	 * this time (ms since the epoch; 0 when not known).  The work loop
+	 * asks for every kind of work after each event, and most kinds have
+	 * none most of the time: this saves the empty queries.  A row put in
+	 * a state forgets that state's entry; state_scan_reset forgets all.
+	 */
+	int64_t		 idle_until[STATE_QUEUES];
 };
 
 /* How long a batch of writes may stay uncommitted. */
@@ -737,12 +748,21 @@ state_prune_events(struct state *st, const char *job, int days)
 	return state_step_done(st, s, "pruning old events");
 }
 
+/* A row was put in state: whether any is due there is not known now. */
+static void
+state_queue_touch(struct state *st, enum scan_state state)
+{
+	if ((int)state >= 0 && (int)state < STATE_QUEUES)
+		st->idle_until[state] = 0;
+}
+
 /* Forget the working set of job's previous run. */
 int
 state_scan_reset(struct state *st, const char *job)
 {
 	sqlite3_stmt *s;
 
+	memset(st->idle_until, 0, sizeof(st->idle_until));
 	if ((s = state_stmt(st, ST_SCAN_RESET)) == NULL)
 		return -1;
 	state_bind_text(s, 1, job);
@@ -775,6 +795,7 @@ state_scan_add(struct state *st, const char *job, const char *parent,
 	state_bind_text(s, 12, unique);
 	if (row->verified_at >= 0)
 		sqlite3_bind_int64(s, 13, row->verified_at);
+	state_queue_touch(st, row->state);
 	if (state_step_done(st, s, "recording a listing entry") == -1)
 		return -1;
 	return sqlite3_changes(st->db) == 0 ? 1 : 0;
@@ -834,8 +855,12 @@ state_scan_next(struct state *st, const char *job, enum scan_state state,
     int64_t now, struct scan_row *row)
 {
 	sqlite3_stmt *s;
+	int64_t when;
 	int rc, ret = -1;
 
+	if ((int)state >= 0 && (int)state < STATE_QUEUES &&
+	    st->idle_until[state] > now)
+		return 0;
 	if ((s = state_stmt(st, ST_SCAN_NEXT)) == NULL)
 		return -1;
 	state_bind_text(s, 1, job);
@@ -853,7 +878,20 @@ state_scan_next(struct state *st, const char *job, enum scan_state state,
 	else
 		state_fail(st, "reading the work queue");
 	sqlite3_reset(s);
-	return ret;
+	if (ret != 0 || (int)state < 0 || (int)state >= STATE_QUEUES)
+		return ret;
+	/* Nothing due: remember until when (for good if nothing waits). */
+	switch (state_scan_next_retry(st, job, state, &when)) {
+	case 1:
+		st->idle_until[state] = when > now ? when : 0;
+		break;
+	case 0:
+		st->idle_until[state] = INT64_MAX;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
 }
 
 /* The earliest retry time of rows in state: 1 and *when, 0 none, -1. */
@@ -883,6 +921,7 @@ state_scan_set(struct state *st, int64_t id, enum scan_state state,
 	sqlite3_bind_int(s, 2, (int)state);
 	sqlite3_bind_int(s, 3, tries);
 	sqlite3_bind_int64(s, 4, not_before);
+	state_queue_touch(st, state);
 	return state_step_done(st, s, "updating the work queue");
 }
 
@@ -928,6 +967,7 @@ state_scan_set_type(struct state *st, int64_t id, char type,
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_text(s, 2, t, 1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 3, (int)state);
+	state_queue_touch(st, state);
 	return state_step_done(st, s, "updating the work queue");
 }
 

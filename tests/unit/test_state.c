@@ -563,7 +563,7 @@ test_scan_queue(void **vfx)
 {
 	struct fixture *fx = *vfx;
 	struct scan_row row, got;
-	int64_t now = T0, id_root, id_c, id_a, id_b, id_f, when = -1;
+	int64_t now = T0, id_root, id_c, id_a, id_b, id_f, id_chk, when = -1;
 
 	assert_non_null(fx->st = state_open(fx->db, false));
 	memset(&row, 0, sizeof(row));
@@ -668,6 +668,24 @@ test_scan_queue(void **vfx)
 	assert_int_equal(when, now + 30);
 	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
 	    &got), 0);
+	/* Nothing due holds until the soonest retry... */
+	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING,
+	    now + 29, &got), 0);
+	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING,
+	    now + 30, &got), 1);
+	assert_string_equal(got.path, "b");
+	state_scan_row_clear(&got);
+	/* ...or until a row is put in the state. */
+	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_PENDING, 0, 0),
+	    0);
+	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
+	    &got), 1);
+	assert_string_equal(got.path, "c");
+	state_scan_row_clear(&got);
+	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_LISTING, 0, 0),
+	    0);
+	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
+	    &got), 0);
 	assert_int_equal(state_scan_next_retry(fx->st, JOB, SCAN_DIR_FAILED,
 	    &when), 0);
 	assert_int_equal(state_scan_next_retry(fx->st, "nobody",
@@ -701,6 +719,29 @@ test_scan_queue(void **vfx)
 	assert_string_equal(got.path, "l");
 	assert_string_equal(got.link_target, "../x");
 	assert_int_equal(got.type, 'l');
+	state_scan_row_clear(&got);
+
+	/* A state with no rows at all stays so until one is added... */
+	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_FILE_CHECK, now,
+	    &got), 0);
+	row.type = 'f';
+	row.size = 5;
+	row.state = SCAN_FILE_CHECK;
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "chk", NULL, NULL,
+	    &row), 0);
+	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_FILE_CHECK, now,
+	    &got), 1);
+	assert_string_equal(got.path, "chk");
+	id_chk = got.id;
+	state_scan_row_clear(&got);
+	/* ...or a row is made another type in it. */
+	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_UNLISTED, now,
+	    &got), 0);
+	assert_int_equal(state_scan_set_type(fx->st, id_chk, 'd',
+	    SCAN_DIR_UNLISTED), 0);
+	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_UNLISTED, now,
+	    &got), 1);
+	assert_string_equal(got.path, "chk");
 	state_scan_row_clear(&got);
 
 	/* reset empties the job's scan only. */
