@@ -99,6 +99,66 @@ xfer_debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
 	return 0;
 }
 
+/*
+ * Set the options every request shares, once per slot: a request then sets
+ * only its own (xfer_start), instead of curl_easy_reset and all again.
+ */
+static void
+xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
+{
+	CURL *e = slot->easy;
+	const struct xfer_opts *o = &x->opts;
+
+	curl_easy_setopt(e, CURLOPT_PRIVATE, slot);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, slot->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "ftp,ftps");
+	if (o->netrc_file != NULL) {
+		/* The netrc entry for the host names the login and password. */
+		curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_REQUIRED);
+		curl_easy_setopt(e, CURLOPT_NETRC_FILE, o->netrc_file);
+	} else {
+		curl_easy_setopt(e, CURLOPT_USERNAME, o->user);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, o->password);
+	}
+	/*
+	 * Name every file by its full path: no CWD per file, and a reused
+	 * connection needs no CWD back to where it logged in.
+	 */
+	curl_easy_setopt(e, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
+	curl_easy_setopt(e, CURLOPT_FTP_USE_EPSV, 1L);
+	/* A PASV reply's address is ignored: data goes to the same host. */
+	curl_easy_setopt(e, CURLOPT_FTP_SKIP_PASV_IP, 1L);
+	if (!o->passive)
+		curl_easy_setopt(e, CURLOPT_FTPPORT, "-");
+	if (o->tls_required)
+		curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (o->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)o->timeout);
+	curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)o->timeout);
+	/* "No progress for timeout seconds" is less than 1 byte/s that long. */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)o->timeout);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (o->max_recv_speed > 0)
+		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
+		    (curl_off_t)o->max_recv_speed);
+	/*
+	 * libcurl's default 16 KiB costs a poll, a recv and a write per 16 KiB;
+	 * a big file then spends more time in system calls than on the wire.
+	 */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, XFER_BUFFER_SIZE);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, xfer_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, slot);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, xfer_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, slot);
+	if (log_max_level() >= LOG_LEVEL_DEBUG) {
+		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, xfer_debug_cb);
+		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+	}
+}
+
 /* Create the engine with o->connections slots. */
 struct xfer *
 xfer_new(const struct xfer_opts *o)
@@ -128,13 +188,15 @@ xfer_new(const struct xfer_opts *o)
 	curl_multi_setopt(x->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)x->nslots);
 	curl_multi_setopt(x->multi, CURLMOPT_MAXCONNECTS, (long)x->nslots);
-	for (i = 0; i < x->nslots; i++)
-		if ((x->slots[i].easy = curl_easy_init()) == NULL)
-			goto oom;
 	x->opts.user = x->user;
 	x->opts.password = x->password;
 	x->opts.ca_file = x->ca_file;
 	x->opts.netrc_file = x->netrc_file;
+	for (i = 0; i < x->nslots; i++) {
+		if ((x->slots[i].easy = curl_easy_init()) == NULL)
+			goto oom;
+		xfer_setup_common(x, &x->slots[i]);
+	}
 	return x;
 oom:
 	log_err("out of memory starting the transfer engine");
@@ -215,63 +277,6 @@ xfer_busy(const struct xfer *x)
 	return x->busy;
 }
 
-/* Set the options every request shares. */
-static void
-xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
-{
-	CURL *e = slot->easy;
-	const struct xfer_opts *o = &x->opts;
-
-	curl_easy_setopt(e, CURLOPT_PRIVATE, slot);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, slot->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "ftp,ftps");
-	if (o->netrc_file != NULL) {
-		/* The netrc entry for the host names the login and password. */
-		curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_REQUIRED);
-		curl_easy_setopt(e, CURLOPT_NETRC_FILE, o->netrc_file);
-	} else {
-		curl_easy_setopt(e, CURLOPT_USERNAME, o->user);
-		curl_easy_setopt(e, CURLOPT_PASSWORD, o->password);
-	}
-	/*
-	 * Name every file by its full path: no CWD per file, and a reused
-	 * connection needs no CWD back to where it logged in.
-	 */
-	curl_easy_setopt(e, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
-	curl_easy_setopt(e, CURLOPT_FTP_USE_EPSV, 1L);
-	/* A PASV reply's address is ignored: data goes to the same host. */
-	curl_easy_setopt(e, CURLOPT_FTP_SKIP_PASV_IP, 1L);
-	if (!o->passive)
-		curl_easy_setopt(e, CURLOPT_FTPPORT, "-");
-	if (o->tls_required)
-		curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-	if (o->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)o->timeout);
-	curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)o->timeout);
-	/* "No progress for timeout seconds" is less than 1 byte/s that long. */
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)o->timeout);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (o->max_recv_speed > 0)
-		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
-		    (curl_off_t)o->max_recv_speed);
-	/*
-	 * libcurl's default 16 KiB costs a poll, a recv and a write per 16 KiB;
-	 * a big file then spends more time in system calls than on the wire.
-	 */
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, XFER_BUFFER_SIZE);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, xfer_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, slot);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, xfer_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, slot);
-	if (log_max_level() >= LOG_LEVEL_DEBUG) {
-		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, xfer_debug_cb);
-		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
-	}
-}
-
 /* Start req on a free slot. */
 int
 xfer_start(struct xfer *x, const struct xfer_req *req)
@@ -289,35 +294,31 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 		return -1;
 
 	e = slot->easy;
-	curl_easy_reset(e);
 	slot->req = *req;
 	slot->errbuf[0] = '\0';
 	slot->data_failed = 0;
-	xfer_setup_common(x, slot);
-	curl_easy_setopt(e, CURLOPT_URL, req->url);
-	if (req->list_cmd && strcmp(req->list_cmd, "LIST") != 0)
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->list_cmd);
-	if (req->quote) {
-		if ((slot->quote = curl_slist_append(NULL, req->quote)) == NULL) {
-			log_err("out of memory");
-			return -1;
-		}
-		curl_easy_setopt(e, CURLOPT_QUOTE, slot->quote);
+	if (req->quote != NULL &&
+	    (slot->quote = curl_slist_append(NULL, req->quote)) == NULL) {
+		log_err("out of memory");
+		return -1;
 	}
-	if (req->nobody)
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	if (req->resume_from > 0)
-		curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE,
-		    (curl_off_t)req->resume_from);
-	else if (req->size_known)
-		/*
-		 * The listing gave the size: libcurl's SIZE before RETR
-		 * would be a wasted round trip.  (With a resume libcurl
-		 * needs SIZE to send REST, so it is kept then.)
-		 */
-		curl_easy_setopt(e, CURLOPT_IGNORE_CONTENT_LENGTH, 1L);
-	if (req->want_filetime)
-		curl_easy_setopt(e, CURLOPT_FILETIME, 1L);
+	/* Every option a request may set, set (or unset) each time. */
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+	    req->list_cmd && strcmp(req->list_cmd, "LIST") != 0 ?
+	    req->list_cmd : NULL);
+	curl_easy_setopt(e, CURLOPT_QUOTE, slot->quote);
+	curl_easy_setopt(e, CURLOPT_NOBODY, req->nobody ? 1L : 0L);
+	curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE,
+	    (curl_off_t)(req->resume_from > 0 ? req->resume_from : 0));
+	/*
+	 * The listing gave the size: libcurl's SIZE before RETR would be a
+	 * wasted round trip.  (With a resume libcurl needs SIZE to send
+	 * REST, so it is kept then.)
+	 */
+	curl_easy_setopt(e, CURLOPT_IGNORE_CONTENT_LENGTH,
+	    req->resume_from <= 0 && req->size_known ? 1L : 0L);
+	curl_easy_setopt(e, CURLOPT_FILETIME, req->want_filetime ? 1L : 0L);
 
 	if (curl_multi_add_handle(x->multi, e) != CURLM_OK) {
 		log_err("cannot start a transfer of %s", req->url);
@@ -390,6 +391,8 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	if (req.want_filetime)
 		curl_easy_getinfo(slot->easy, CURLINFO_FILETIME_T, &filetime);
 	curl_multi_remove_handle(x->multi, slot->easy);
+	/* The handle lives on: it must not keep a pointer to freed memory. */
+	curl_easy_setopt(slot->easy, CURLOPT_QUOTE, NULL);
 	curl_slist_free_all(slot->quote);
 	slot->quote = NULL;
 	slot->busy = false;
