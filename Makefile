@@ -27,7 +27,7 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/schema.o
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps test unit unit-san integration demo clean install uninstall \
-        fuzz fuzz-replay bench bench-large
+        fuzz fuzz-replay bench bench-large FORCE
 all: build/ftpmirror
 
 # Debian packages for building, testing and the demo; installed when missing.
@@ -38,9 +38,15 @@ build/obj build/san build/unit build/unit-san:
 	@mkdir -p $@
 
 # The schema files become one C array so the binary can create and migrate
-# its database without reading files at run time.
-build/schema.c: $(sort $(wildcard schema/*.sql)) | build/obj
-	@sh tests/embed-schema.sh $^ > $@.tmp && mv $@.tmp $@
+# its database without reading files at run time.  The list of files is
+# kept too, rewritten only when it changes: a schema file removed or renamed
+# must rebuild the array, which the files' times alone would miss.
+SCHEMA   := $(sort $(wildcard schema/*.sql))
+build/schema.list: FORCE | build/obj
+	@echo '$(SCHEMA)' | cmp -s - $@ 2>/dev/null || echo '$(SCHEMA)' > $@
+build/schema.c: $(SCHEMA) build/schema.list | build/obj
+	@sh tests/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
+FORCE:
 
 build/obj/%.o: src/%.c $(wildcard include/*.h) | build/obj
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
