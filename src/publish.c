@@ -512,6 +512,8 @@ struct deletions {
 	int		 root_fd;	/* the tree to delete from */
 	int64_t		 count;		/* files that would go */
 	int		 errors;
+	bool		 removed;	/* something was (an empty directory
+					   counts no file) */
 };
 
 static int
@@ -563,6 +565,7 @@ deletions_apply(void *arg, const char *path, char type)
 			close(dfd);
 			return 0;
 		}
+		d->removed = true;
 		close(dfd);
 	}
 	if ((n = state_files_count_below(r->state, r->job->name, path)) < 0 ||
@@ -580,7 +583,7 @@ deletions_apply(void *arg, const char *path, char type)
 static int
 publish_over_limit(struct run *r, int64_t *count, bool *over)
 {
-	struct deletions d = { r, -1, 0, 0 };
+	struct deletions d = { r, -1, 0, 0, false };
 	int64_t total, limit;
 
 	if (state_vanished_foreach(r->state, r->job->name, deletions_count,
@@ -668,7 +671,7 @@ publish_run(struct run *r)
 	    SCAN_DIR_UNLISTED, SCAN_DIR_INCOMPLETE };
 	static const enum scan_state files[] = { SCAN_FILE_STAGED, SCAN_LINK };
 	struct publish p;
-	struct deletions d = { r, -1, 0, 0 };
+	struct deletions d = { r, -1, 0, 0, false };
 	enum publish_result rc = PUBLISH_FAILED;
 	bool snapshot = r->job->publish == JOB_PUBLISH_SNAPSHOT;
 	int64_t ndelete = 0;
@@ -717,8 +720,11 @@ publish_run(struct run *r)
 	if (r->counts.added + r->counts.changed + r->counts.deleted > 0 ||
 	    snapshot)
 		publish_trace(r, p.root_fd);
-	/* The new names on disk before the run is recorded as done. */
-	if ((p.changed || r->counts.deleted > 0) && r->job->fsync &&
+	/*
+	 * The new names (and a snapshot's whole new tree of links) on disk
+	 * before the run is recorded as done.
+	 */
+	if ((p.changed || d.removed || snapshot) && r->job->fsync &&
 	    syncfs(p.root_fd) == -1)
 		log_warn("%s: syncfs %s: %s", r->job->name, r->job->target,
 		    strerror(errno));

@@ -322,6 +322,7 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 
 	if (curl_multi_add_handle(x->multi, e) != CURLM_OK) {
 		log_err("cannot start a transfer of %s", req->url);
+		curl_easy_setopt(e, CURLOPT_QUOTE, NULL);
 		curl_slist_free_all(slot->quote);
 		slot->quote = NULL;
 		return -1;

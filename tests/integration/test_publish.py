@@ -881,6 +881,28 @@ class TestFsync(PublishTest):
         self.assertEqual(helpers.tree_differences(helpers.snapshot(self.remote),
                                                   tree_without_trace(fast.target)), [])
 
+    def test_runs_without_renames_sync_what_they_changed(self):
+        """A run that only removes an empty directory (no file counts as
+        deleted) and a snapshot run that changes nothing (its new tree is all
+        hard links) still sync before they are recorded as done."""
+        os.mkdir(os.path.join(self.remote, "empty"))
+        dirs = helpers.Mirror(self.tmp, "dirs", self.server.url, target=self.path("dirs"),
+                              connections=2, timeout=20)
+        self.traced_sync(dirs)
+        self.assertTrue(os.path.isdir(os.path.join(dirs.target, "empty")))
+        os.rmdir(os.path.join(self.remote, "empty"))
+        calls, order, result = self.traced_sync(dirs)
+        self.assertFalse(os.path.exists(os.path.join(dirs.target, "empty")))
+        self.assertEqual(order, "S", "%s %s\n%s" % (calls, order, helpers.describe(result)))
+
+        snap = helpers.Mirror(self.tmp, "snap", self.server.url, target=self.path("snap"),
+                              connections=2, timeout=20, publish="snapshot")
+        self.traced_sync(snap)
+        calls, order, result = self.traced_sync(snap)
+        self.assertEqual(calls["syncfs"], 1, "%s %s\n%s" % (calls, order, helpers.describe(result)))
+        self.assertEqual(helpers.tree_differences(helpers.snapshot(self.remote),
+                                                  tree_without_trace(snap.target)), [])
+
 
 if __name__ == "__main__" and "--xsha-server" in sys.argv[1:]:
     xsha_server_main(sys.argv[1:])
