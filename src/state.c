@@ -202,10 +202,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "mtime_prec, link_target, unique_id, updated_run, verified_at) "
 	    "SELECT job, path, parent, "
 	    "CASE type WHEN 'f' THEN 'file' WHEN 'd' THEN 'dir' ELSE 'link' END, "
-	    "size, iso_time(mtime), "
+	    "size, strftime('%Y-%m-%dT%H:%M:%SZ', mtime, 'unixepoch'), "
 	    "CASE mtime_prec WHEN 3 THEN 'second' WHEN 2 THEN 'minute' "
 	    "WHEN 1 THEN 'day' ELSE 'none' END, link_target, unique_id, ?2, "
-	    "iso_time(verified_at) "
+	    "strftime('%Y-%m-%dT%H:%M:%SZ', verified_at, 'unixepoch') "
 	    "FROM scan WHERE job = ?1 AND path != '' AND state IN "
 	    "(3, 5, 6, 10, 15, 20, 21) "
 	    "ON CONFLICT (job, path) DO UPDATE SET type = excluded.type, "
@@ -237,10 +237,6 @@ struct state {
 	 */
 	int64_t		 idle_until[STATE_QUEUES];
 };
-
-/* SQLite's date range: -4713-11-24T12:00:00Z to 9999-12-31T23:59:59Z. */
-#define STATE_ISO_MIN	(-210866760000LL)
-#define STATE_ISO_MAX	253402300799LL
 
 /* How long a batch of writes may stay uncommitted. */
 #define STATE_BATCH_MS	250
@@ -443,37 +439,6 @@ state_migrate(struct state *st)
 }
 
 /*
- * SQL iso_time(seconds): what strftime('%Y-%m-%dT%H:%M:%SZ', x,
- * 'unixepoch') gives (NULL outside SQLite's dates), without SQLite's
- * date parsing: the end of every run formats each row's two times, which
- * with strftime cost a tenth of a full mirror's instructions.
- */
-static void
-state_sql_iso_time(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	struct tm tm;
-	time_t t;
-	char buf[64];
-
-	(void)argc;
-	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
-	    sqlite3_value_int64(argv[0]) < STATE_ISO_MIN ||
-	    sqlite3_value_int64(argv[0]) > STATE_ISO_MAX) {
-		sqlite3_result_null(ctx);
-		return;
-	}
-	t = (time_t)sqlite3_value_int64(argv[0]);
-	if (gmtime_r(&t, &tm) == NULL) {
-		sqlite3_result_null(ctx);
-		return;
-	}
-	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
-	sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
-}
-
-/*
  * Open the database, creating and migrating it.  With dry, a missing file
  * is replaced by an empty database in memory and nothing is ever committed.
  * Returns NULL after logging why.
@@ -511,10 +476,7 @@ state_open(const char *path, bool dry)
 		log_err("database %s is not usable", path);
 		goto fail;
 	}
-	if (state_migrate(st) == -1 ||
-	    sqlite3_create_function_v2(st->db, "iso_time", 1, SQLITE_UTF8 |
-	    SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL, state_sql_iso_time,
-	    NULL, NULL, NULL) != SQLITE_OK) {
+	if (state_migrate(st) == -1) {
 		log_err("database %s is not usable", path);
 		goto fail;
 	}

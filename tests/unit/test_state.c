@@ -1441,62 +1441,11 @@ test_iso_time(void **vfx)
 	}
 }
 
-/*
- * The files table's times come from the iso_time() SQL function: the same
- * text as SQLite's strftime(..., 'unixepoch'), NULL outside its years.
- */
-static void
-test_files_times_as_strftime(void **vfx)
-{
-	struct fixture *fx = *vfx;
-	static const int64_t times[] = { 0, -1, T0, 951782400,
-	    -62167219200LL, -62167219201LL, 253402300799LL, 253402300800LL,
-	    -30610224000LL, -210866760000LL, -210866760001LL };
-	struct scan_row row;
-	char path[32], sql[4096], want[2048], got[2048];
-	size_t i, off = 0;
-
-	assert_non_null(fx->st = state_open(fx->db, false));
-	off += (size_t)snprintf(sql + off, sizeof(sql) - off, "SELECT t FROM (");
-	for (i = 0; i < NROWS(times); i++) {
-		memset(&row, 0, sizeof(row));
-		row.depth = 1;
-		row.type = 'f';
-		row.size = 1;
-		row.mtime = times[i];
-		row.mtime_prec = MTIME_SECOND;
-		row.verified_at = -1;
-		row.state = SCAN_FILE_UNCHANGED;
-		snprintf(path, sizeof(path), "f%02zu", i);
-		assert_int_equal(state_scan_add(fx->st, JOB, "", path, NULL,
-		    NULL, &row), 0);
-		off += (size_t)snprintf(sql + off, sizeof(sql) - off,
-		    "%sSELECT '%s' AS p, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', "
-		    "%lld, 'unixepoch') AS t", i ? " UNION ALL " : "", path,
-		    (long long)times[i]);
-	}
-	snprintf(sql + off, sizeof(sql) - off, ") ORDER BY p");
-	assert_int_equal(state_files_update_from_scan(fx->st, JOB, 2), 0);
-	assert_int_equal(state_commit(fx->st), 0);
-	sql_rows(fx->db, sql, want, sizeof(want));
-	sql_rows(fx->db, "SELECT mtime FROM files ORDER BY path", got,
-	    sizeof(got));
-	assert_string_equal(got, want);
-	/* And the values themselves, for the record. */
-	assert_string_equal(got, "1970-01-01T00:00:00Z\n"
-	    "1969-12-31T23:59:59Z\n2022-08-01T11:32:20Z\n"
-	    "2000-02-29T00:00:00Z\n0000-01-01T00:00:00Z\n"
-	    "-001-12-31T23:59:59Z\n9999-12-31T23:59:59Z\nNULL\n"
-	    "1000-01-01T00:00:00Z\n-4713-11-24T12:00:00Z\nNULL\n");
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_creates_schema,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_files_times_as_strftime,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses_newer,
 		    setup, teardown),
