@@ -448,9 +448,17 @@ state_open(const char *path, bool dry)
 {
 	struct state *st = NULL;
 	const char *where = path;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	/*
+	 * A connection is only ever used by the thread that opened it: no
+	 * per-call mutex (NOMUTEX), and no global memory statistics, whose
+	 * mutex every allocation of SQLite's would take.  (The latter can
+	 * only be set before SQLite initializes: the first open here.)
+	 */
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX;
 	int i;
 
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		log_err("out of memory");
 		return NULL;
