@@ -170,8 +170,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "WHERE id = ?1",
 	[ST_STAGED_COMPLETE] =
 	    "UPDATE staged SET complete = 1 WHERE job = ?1 AND complete = 0 "
-	    "AND path IN (SELECT path FROM scan WHERE job = ?1 AND "
-	    "state IN (?2, ?3))",
+	    "AND EXISTS (SELECT 1 FROM scan s WHERE s.job = ?1 AND "
+	    "s.path = staged.path AND s.state IN (?2, ?3))",
 	[ST_STAGED_DELETE] =
 	    "DELETE FROM staged WHERE id = ?1",
 	[ST_STAGED_KNOWN] =
