@@ -756,11 +756,18 @@ state_prune_events(struct state *st, const char *job, int days)
 	return state_step_done(st, s, "pruning old events");
 }
 
+/* Is state an index of idle_until? */
+static bool
+state_queue(enum scan_state state)
+{
+	return (int)state >= 0 && (int)state < STATE_QUEUES;
+}
+
 /* A row was put in state: whether any is due there is not known now. */
 static void
 state_queue_touch(struct state *st, enum scan_state state)
 {
-	if ((int)state >= 0 && (int)state < STATE_QUEUES)
+	if (state_queue(state))
 		st->idle_until[state] = 0;
 }
 
@@ -866,8 +873,7 @@ state_scan_next(struct state *st, const char *job, enum scan_state state,
 	int64_t when;
 	int rc, ret = -1;
 
-	if ((int)state >= 0 && (int)state < STATE_QUEUES &&
-	    st->idle_until[state] > now)
+	if (state_queue(state) && st->idle_until[state] > now)
 		return 0;
 	if ((s = state_stmt(st, ST_SCAN_NEXT)) == NULL)
 		return -1;
@@ -886,7 +892,7 @@ state_scan_next(struct state *st, const char *job, enum scan_state state,
 	else
 		state_fail(st, "reading the work queue");
 	sqlite3_reset(s);
-	if (ret != 0 || (int)state < 0 || (int)state >= STATE_QUEUES)
+	if (ret != 0 || !state_queue(state))
 		return ret;
 	/* Nothing due: remember until when (for good if nothing waits). */
 	switch (state_scan_next_retry(st, job, state, &when)) {
@@ -1166,7 +1172,7 @@ state_staged_complete(struct state *st, const char *job)
 
 	if ((s = state_stmt(st, ST_STAGED_COMPLETE)) == NULL)
 		return -1;
-	sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC);
+	state_bind_text(s, 1, job);
 	sqlite3_bind_int(s, 2, (int)SCAN_FILE_STAGED);
 	sqlite3_bind_int(s, 3, (int)SCAN_FILE_HASH);
 	return state_step_done(st, s, "completing staged files");

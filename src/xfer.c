@@ -212,14 +212,15 @@ xfer_free(struct xfer *x)
 
 	if (x == NULL)
 		return;
+	/* The multi handle goes first, by the logout thread or here. */
 	if (x->closing)
 		pthread_join(x->closer, NULL);
-	else
+	else {
 		xfer_abort(x);
+		curl_multi_cleanup(x->multi);
+	}
 	for (i = 0; x->slots && i < x->nslots; i++)
 		curl_easy_cleanup(x->slots[i].easy);
-	if (!x->closing)
-		curl_multi_cleanup(x->multi);
 	free(x->slots);
 	if (x->password)
 		memset(x->password, 0, strlen(x->password));

@@ -558,6 +558,21 @@ test_events(void **vfx)
 
 /* ---- scan as the work queue ---- */
 
+/* JOB's next row due in state at now is path: returns its id. */
+static int64_t
+next_is(struct state *st, enum scan_state state, int64_t now,
+    const char *path)
+{
+	struct scan_row got;
+	int64_t id;
+
+	assert_int_equal(state_scan_next(st, JOB, state, now, &got), 1);
+	assert_string_equal(got.path, path);
+	id = got.id;
+	state_scan_row_clear(&got);
+	return id;
+}
+
 static void
 test_scan_queue(void **vfx)
 {
@@ -634,24 +649,13 @@ test_scan_queue(void **vfx)
 	state_scan_row_clear(&got);
 	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_LISTING, 0, 0),
 	    0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
-	    &got), 1);
-	assert_string_equal(got.path, "a");
-	id_a = got.id;
-	state_scan_row_clear(&got);
+	id_a = next_is(fx->st, SCAN_DIR_PENDING, now, "a");
 
 	/* A retry waits for its time. */
 	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 1,
 	    now + 60), 0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
-	    &got), 1);
-	assert_string_equal(got.path, "b");
-	id_b = got.id;
-	state_scan_row_clear(&got);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING,
-	    now + 59, &got), 1);
-	assert_string_equal(got.path, "b");
-	state_scan_row_clear(&got);
+	id_b = next_is(fx->st, SCAN_DIR_PENDING, now, "b");
+	next_is(fx->st, SCAN_DIR_PENDING, now + 59, "b");
 	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING,
 	    now + 60, &got), 1);
 	assert_string_equal(got.path, "a");
@@ -671,17 +675,11 @@ test_scan_queue(void **vfx)
 	/* Nothing due holds until the soonest retry... */
 	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING,
 	    now + 29, &got), 0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING,
-	    now + 30, &got), 1);
-	assert_string_equal(got.path, "b");
-	state_scan_row_clear(&got);
+	next_is(fx->st, SCAN_DIR_PENDING, now + 30, "b");
 	/* ...or until a row is put in the state. */
 	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_PENDING, 0, 0),
 	    0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
-	    &got), 1);
-	assert_string_equal(got.path, "c");
-	state_scan_row_clear(&got);
+	next_is(fx->st, SCAN_DIR_PENDING, now, "c");
 	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_LISTING, 0, 0),
 	    0);
 	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
@@ -729,20 +727,13 @@ test_scan_queue(void **vfx)
 	row.state = SCAN_FILE_CHECK;
 	assert_int_equal(state_scan_add(fx->st, JOB, "", "chk", NULL, NULL,
 	    &row), 0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_FILE_CHECK, now,
-	    &got), 1);
-	assert_string_equal(got.path, "chk");
-	id_chk = got.id;
-	state_scan_row_clear(&got);
+	id_chk = next_is(fx->st, SCAN_FILE_CHECK, now, "chk");
 	/* ...or a row is made another type in it. */
 	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_UNLISTED, now,
 	    &got), 0);
 	assert_int_equal(state_scan_set_type(fx->st, id_chk, 'd',
 	    SCAN_DIR_UNLISTED), 0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_UNLISTED, now,
-	    &got), 1);
-	assert_string_equal(got.path, "chk");
-	state_scan_row_clear(&got);
+	next_is(fx->st, SCAN_DIR_UNLISTED, now, "chk");
 
 	/* reset empties the job's scan only. */
 	assert_int_equal(state_scan_reset(fx->st, JOB), 0);
