@@ -33,6 +33,8 @@ struct run {
 	int64_t		 incomplete;	/* entries not mirrorable: refused
 					   names, unreadable listing lines */
 	bool		 remote_unusable; /* connect, login or root listing failed */
+	bool		 staged_before;	/* incoming held files of the job when
+					   the run began (to resume or publish) */
 	char		*message;	/* first fatal reason, owned */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	struct progress	 progress;	/* the terminal's status line */

@@ -1,8 +1,8 @@
 /*
  * state.h: the SQLite state store.  The only module that speaks SQL: runs
  * and events (history), files (the remote tree as last mirrored), staged
- * (what incoming holds) and scan (the working set of the current run,
- * which also serves as its work queue so no tree is held in memory).
+ * (what incoming holds) and scan (the working set of the current run, so
+ * no tree is held in memory: its work queue keeps only row ids).
  */
 #ifndef FTPMIRROR_STATE_H
 #define FTPMIRROR_STATE_H
@@ -11,28 +11,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Where an entry of the current run stands. */
+/*
+ * Where an entry of the current run stands.  The numbers are stored in
+ * scan and named in state.c's SQL: keep them.  A row being worked on (a
+ * listing, download or command in flight) stays in its waiting state in
+ * the table; only the state handle knows it is claimed.
+ */
 enum scan_state {
 	SCAN_DIR_PENDING = 1,	/* directory waiting to be listed */
-	SCAN_DIR_LISTING,	/* listing in flight */
-	SCAN_DIR_DONE,		/* listed completely */
-	SCAN_DIR_FAILED,	/* listing failed for good */
-	SCAN_DIR_UNLISTED,	/* not walked (max_depth) */
-	SCAN_DIR_INCOMPLETE,	/* listed, but some lines were unreadable:
+	SCAN_DIR_DONE = 3,	/* listed completely */
+	SCAN_DIR_FAILED = 4,	/* listing failed for good */
+	SCAN_DIR_UNLISTED = 5,	/* not walked (max_depth) */
+	SCAN_DIR_INCOMPLETE = 6, /* listed, but some lines were unreadable:
 				   nothing below it counts as gone */
 	SCAN_FILE_UNCHANGED = 10, /* target already holds this version */
-	SCAN_FILE_FETCH,	/* waiting to be downloaded */
-	SCAN_FILE_FETCHING,	/* download in flight */
-	SCAN_FILE_STAGED,	/* complete in incoming, to publish */
-	SCAN_FILE_FAILED,	/* download failed for good */
-	SCAN_FILE_PUBLISHED,	/* renamed into target this run */
-	SCAN_FILE_CHECK,	/* LIST could not tell: ask MDTM */
-	SCAN_FILE_CHECKING,	/* MDTM in flight */
-	SCAN_FILE_REJECTED,	/* failed verification: quarantined */
-	SCAN_FILE_HASH,		/* staged, waiting for the server's hash */
-	SCAN_FILE_HASHING,	/* the hash request in flight */
+	SCAN_FILE_FETCH = 11,	/* waiting to be downloaded */
+	SCAN_FILE_HELD = 12,	/* staged, held back from this publish */
+	SCAN_FILE_STAGED = 13,	/* complete in incoming, to publish (and,
+				   once publish_run succeeded, published) */
+	SCAN_FILE_FAILED = 14,	/* download failed for good */
+	SCAN_FILE_CHECK = 16,	/* LIST could not tell: ask MDTM */
+	SCAN_FILE_REJECTED = 18, /* failed verification: quarantined */
+	SCAN_FILE_HASH = 19,	/* staged, waiting for the server's hash */
 	SCAN_LINK = 20,		/* symbolic link to (re)create at publish */
-	SCAN_LINK_UNCHANGED	/* target already holds this link */
+	SCAN_LINK_UNCHANGED = 21 /* target already holds this link */
 };
 
 /* What publishing an entry does to target. */
@@ -181,19 +183,26 @@ int state_scan_add(struct state *st, const char *job, const char *parent,
     const struct scan_row *row);
 
 /*
- * The oldest row of job in state whose retry time has come (not_before <=
- * now, both in milliseconds since the epoch).  Fills *row (free with state_scan_row_clear) and returns 1, 0 when
- * none, -1 on error.
+ * The run's work queue: the rows put in a waiting state (SCAN_DIR_PENDING,
+ * SCAN_FILE_FETCH, SCAN_FILE_CHECK, SCAN_FILE_HASH) through this handle
+ * since the last state_scan_reset, kept in memory so that taking the next
+ * one costs no query of the table.
+ *
+ * Claim the oldest row in waiting whose retry time has come (not_before <=
+ * now, both in milliseconds since the epoch): fills *row (free with
+ * state_scan_row_clear) and returns 1, 0 when none, -1 on error.  The row
+ * is in flight until its next state_scan_set, _set_type or _forget; it is
+ * not handed out again meanwhile.
  */
-int state_scan_next(struct state *st, const char *job, enum scan_state state,
-    int64_t now, struct scan_row *row);
+int state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
+    struct scan_row *row);
 
 /*
- * The earliest not_before among rows of job in state: 1 with *when set,
- * 0 when there is none, -1 on error.
+ * When the next unclaimed row in waiting is due (0: at once): 1 with *when
+ * set, 0 when there is none, -1 on error.
  */
-int state_scan_next_retry(struct state *st, const char *job,
-    enum scan_state state, int64_t *when);
+int state_scan_next_retry(struct state *st, enum scan_state waiting,
+    int64_t *when);
 
 /* Set a row's state, tries and not_before. */
 int state_scan_set(struct state *st, int64_t id, enum scan_state state,
@@ -244,11 +253,17 @@ void state_scan_row_clear(struct scan_row *row);
 /* staged */
 int state_staged_get(struct state *st, const char *job, const char *path,
     struct staged_row *out);		/* 1 found, 0 not, -1 error */
+/*
+ * With row->id 0, add a row for path: 0 and row->id set; or, when path has
+ * one already, 1 with *row set to that one.  Else update row: 0.  -1 error.
+ */
 int state_staged_put(struct state *st, const char *job, const char *path,
-    struct staged_row *row);		/* sets row->id when new */
+    struct staged_row *row);
 /* The run's fetched files (scan rows staged or awaiting a hash): complete. */
 int state_staged_complete(struct state *st, const char *job);
 int state_staged_delete(struct state *st, int64_t id);
+/* Has job any staged file?  1 yes, 0 no, -1 error. */
+int state_staged_any(struct state *st, const char *job);
 /* Is id a staged file (of any job)? 1 yes, 0 no, -1 error. */
 int state_staged_known(struct state *st, int64_t id);
 
@@ -292,8 +307,9 @@ int state_files_delete_below(struct state *st, const char *job,
     const char *path);
 
 /*
- * Record the scan of job as the mirrored tree: every entry now in target
- * (unchanged, published, links, listed directories) is written to files.
+ * Record the scan of job as the mirrored tree, once publish_run has put
+ * it in target: every entry there (unchanged, staged and so published,
+ * links, listed directories) is written to files.
  */
 int state_files_update_from_scan(struct state *st, const char *job,
     int64_t run_id);

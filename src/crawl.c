@@ -438,7 +438,8 @@ crawl_on_entry(void *arg, const struct entry *e)
 	crawl_local(cl, e->name, &loc, link, sizeof(link));
 
 	memset(&stg, 0, sizeof(stg));
-	if (rem.type == 'f') {
+	/* Only files staged by earlier runs matter here. */
+	if (rem.type == 'f' && r->staged_before) {
 		found = state_staged_get(r->state, job->name, path, &srow);
 		if (found == -1)
 			goto dbfail;
@@ -676,15 +677,12 @@ crawl_start_next(struct run *r)
 	}
 	cl->r = r;
 	cl->local_fd = -1;
-	found = state_scan_next(r->state, r->job->name, SCAN_DIR_PENDING,
-	    run_now_ms(), &cl->dir);
+	found = state_scan_claim(r->state, SCAN_DIR_PENDING, run_now_ms(),
+	    &cl->dir);
 	if (found != 1) {
 		free(cl);
 		return found;
 	}
-	if (state_scan_set(r->state, cl->dir.id, SCAN_DIR_LISTING,
-	    cl->dir.tries, 0) == -1)
-		goto fail;
 	cl->url = cl->dir.path[0] ? path_url(r->job->source, cl->dir.path,
 	    true) : strdup(r->job->source);
 	if (r->target_fd != -1)

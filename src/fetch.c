@@ -270,7 +270,11 @@ fetch_open_staged(struct fetch *f)
 	char name[32];
 	int found, flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 
-	found = state_staged_get(r->state, r->job->name, f->row.path,
+	/* Most files are new: one statement adds the row or finds the old. */
+	memset(&f->staged, 0, sizeof(f->staged));
+	f->staged.size = f->row.size;
+	f->staged.mtime = f->row.mtime;
+	found = state_staged_put(r->state, r->job->name, f->row.path,
 	    &f->staged);
 	if (found == -1)
 		return -1;
@@ -286,12 +290,6 @@ fetch_open_staged(struct fetch *f)
 			return -1;
 	} else if (found == 0) {
 		flags |= O_TRUNC;
-		memset(&f->staged, 0, sizeof(f->staged));
-		f->staged.size = f->row.size;
-		f->staged.mtime = f->row.mtime;
-		if (state_staged_put(r->state, r->job->name, f->row.path,
-		    &f->staged) == -1)
-			return -1;
 		/*
 		 * A new row rides the batch's commit, but a big file's must
 		 * be durable before its bytes are: killed early, the next run
@@ -349,15 +347,12 @@ fetch_start_next(struct run *r)
 	}
 	f->r = r;
 	f->fd = -1;
-	found = state_scan_next(r->state, r->job->name, SCAN_FILE_FETCH,
-	    run_now_ms(), &f->row);
+	found = state_scan_claim(r->state, SCAN_FILE_FETCH, run_now_ms(),
+	    &f->row);
 	if (found != 1) {
 		free(f);
 		return found;
 	}
-	if (state_scan_set(r->state, f->row.id, SCAN_FILE_FETCHING,
-	    f->row.tries, 0) == -1)
-		goto fail;
 	if (fetch_open_staged(f) == -1) {
 		r->failed++;
 		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED,
@@ -495,13 +490,12 @@ quote_on_reply(void *arg, const char *line, size_t len)
 }
 
 /*
- * Start verb for the next row waiting in state waiting (moved to busy)
- * on a free slot; on_done gets the struct quote.  Returns 1 when one was
+ * Start verb for the next row claimed from waiting on a free slot; on_done gets the struct quote.  Returns 1 when one was
  * started, 0 when none waits now, -1 on error.
  */
 static int
-quote_start(struct run *r, enum scan_state waiting, enum scan_state busy,
-    const char *verb, void (*on_done)(void *, const struct xfer_result *))
+quote_start(struct run *r, enum scan_state waiting, const char *verb,
+    void (*on_done)(void *, const struct xfer_result *))
 {
 	struct quote *q;
 	struct xfer_req req;
@@ -513,14 +507,11 @@ quote_start(struct run *r, enum scan_state waiting, enum scan_state busy,
 		return -1;
 	}
 	q->r = r;
-	found = state_scan_next(r->state, r->job->name, waiting, run_now_ms(),
-	    &q->row);
+	found = state_scan_claim(r->state, waiting, run_now_ms(), &q->row);
 	if (found != 1) {
 		free(q);
 		return found;
 	}
-	if (state_scan_set(r->state, q->row.id, busy, q->row.tries, 0) == -1)
-		goto fail;
 	/* Named as RETR names it: relative to the login directory. */
 	if ((base = path_url_path(r->job->source)) == NULL ||
 	    asprintf(&q->command, "%s %s%s", verb, base, q->row.path) == -1) {
@@ -631,8 +622,7 @@ dbfail:
 int
 fetch_start_check(struct run *r)
 {
-	return quote_start(r, SCAN_FILE_CHECK, SCAN_FILE_CHECKING, "MDTM",
-	    check_on_done);
+	return quote_start(r, SCAN_FILE_CHECK, "MDTM", check_on_done);
 }
 
 /*
@@ -737,6 +727,6 @@ out:
 int
 fetch_start_hash(struct run *r)
 {
-	return quote_start(r, SCAN_FILE_HASH, SCAN_FILE_HASHING,
-	    fetch_hash_command(r), hashcheck_on_done);
+	return quote_start(r, SCAN_FILE_HASH, fetch_hash_command(r),
+	    hashcheck_on_done);
 }

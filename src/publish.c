@@ -451,7 +451,8 @@ publish_entry(void *arg, const struct scan_row *row)
 	if (is_index && r->rejected > 0) {
 		run_event(r, row->path, "skip", -1, "held back: files of this "
 		    "run were rejected");
-		return 0;
+		return state_scan_set(r->state, row->id, SCAN_FILE_HELD,
+		    row->tries, 0) == -1 ? -1 : 0;
 	}
 	if (row->type != 'l') {
 		found = state_staged_get(r->state, r->job->name, row->path,
@@ -496,10 +497,8 @@ publish_entry(void *arg, const struct scan_row *row)
 		if (state_staged_delete(r->state, staged.id) == -1)
 			return -1;
 	}
+	/* Its row stays as it is: published is what staged means now. */
 	p->changed = true;
-	if (state_scan_set(r->state, row->id, row->type == 'l' ? SCAN_LINK :
-	    SCAN_FILE_PUBLISHED, row->tries, 0) == -1)
-		return -1;
 	publish_count(p, row, row->type == 'l' ? -1 : row->size);
 	return 0;
 fail:

@@ -27,8 +27,7 @@ enum stmt_id {
 	ST_HISTORY_JOB,
 	ST_SCAN_RESET,
 	ST_SCAN_ADD,
-	ST_SCAN_NEXT,
-	ST_SCAN_NEXT_RETRY,
+	ST_SCAN_GET,
 	ST_SCAN_SET,
 	ST_SCAN_SET_MTIME,
 	ST_SCAN_SET_ACTION,
@@ -49,6 +48,7 @@ enum stmt_id {
 	ST_STAGED_COMPLETE,
 	ST_STAGED_DELETE,
 	ST_STAGED_KNOWN,
+	ST_STAGED_ANY,
 	ST_VANISHED,
 	ST_FILES_COUNT_BELOW,
 	ST_FILES_COUNT,
@@ -115,13 +115,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "mtime, mtime_prec, link_target, state, action, unique_id, "
 	    "verified_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-	[ST_SCAN_NEXT] =
+	[ST_SCAN_GET] =
 	    "SELECT id, path, link_target, depth, type, size, mtime, "
 	    "mtime_prec, state, action, tries, verified_at FROM scan "
-	    "WHERE job = ?1 AND state = ?2 AND not_before <= ?3 "
-	    "ORDER BY id LIMIT 1",
-	[ST_SCAN_NEXT_RETRY] =
-	    "SELECT min(not_before) FROM scan WHERE job = ?1 AND state = ?2",
+	    "WHERE id = ?1 AND state = ?2 AND not_before <= ?3",
 	[ST_SCAN_SET] =
 	    "UPDATE scan SET state = ?2, tries = ?3, not_before = ?4 "
 	    "WHERE id = ?1",
@@ -164,7 +161,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "WHERE job = ?1 AND path = ?2",
 	[ST_STAGED_INSERT] =
 	    "INSERT INTO staged (job, path, size, mtime, complete) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (job, path) DO NOTHING",
 	[ST_STAGED_UPDATE] =
 	    "UPDATE staged SET size = ?2, mtime = ?3, complete = ?4 "
 	    "WHERE id = ?1",
@@ -176,6 +173,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "DELETE FROM staged WHERE id = ?1",
 	[ST_STAGED_KNOWN] =
 	    "SELECT 1 FROM staged WHERE id = ?1",
+	[ST_STAGED_ANY] =
+	    "SELECT 1 FROM staged WHERE job = ?1 LIMIT 1",
 	[ST_VANISHED] =
 	    "SELECT f.path, f.type FROM files f "
 	    "JOIN scan p ON p.job = f.job AND p.path = f.parent "
@@ -196,7 +195,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FILES_NO_LONGER_DIRS] =
 	    "SELECT s.path, f.type FROM scan s JOIN files f ON f.job = s.job "
 	    "AND f.path = s.path WHERE s.job = ?1 AND s.type != 'd' AND "
-	    "f.type = 'dir' AND s.state IN (10, 15, 20, 21)",
+	    "f.type = 'dir' AND s.state IN (10, 13, 20, 21)",
 	[ST_FILES_FROM_SCAN] =
 	    "INSERT INTO files (job, path, parent, type, size, mtime, "
 	    "mtime_prec, link_target, unique_id, updated_run, verified_at) "
@@ -207,7 +206,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "WHEN 1 THEN 'day' ELSE 'none' END, link_target, unique_id, ?2, "
 	    "strftime('%Y-%m-%dT%H:%M:%SZ', verified_at, 'unixepoch') "
 	    "FROM scan WHERE job = ?1 AND path != '' AND state IN "
-	    "(3, 5, 6, 10, 15, 20, 21) "
+	    "(3, 5, 6, 10, 13, 20, 21) "
 	    "ON CONFLICT (job, path) DO UPDATE SET type = excluded.type, "
 	    "size = excluded.size, mtime = excluded.mtime, "
 	    "mtime_prec = excluded.mtime_prec, "
@@ -219,8 +218,29 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "THEN files.updated_run ELSE excluded.updated_run END",
 };
 
-/* Scan states, as indexes of state's idle_until. */
-#define STATE_QUEUES	(SCAN_LINK_UNCHANGED + 1)
+/* The waiting states, each a queue of the run's work. */
+static const enum scan_state state_waiting[] = { SCAN_DIR_PENDING,
+    SCAN_FILE_FETCH, SCAN_FILE_CHECK, SCAN_FILE_HASH };
+#define STATE_QUEUES	(sizeof(state_waiting) / sizeof(state_waiting[0]))
+
+/* A row that waits for its retry time (ms since the epoch). */
+struct state_retry {
+	int64_t		 id;
+	int64_t		 at;
+};
+
+/*
+ * The rows put in one waiting state, by id: those due at once in order
+ * (due[head] is the oldest), and the few that wait for a retry.  An id
+ * whose row has left the state since is skipped when it comes up (the
+ * table says where the row is), so leaving a state costs nothing here.
+ */
+struct state_queue {
+	int64_t		*due;
+	size_t		 head, len, cap;
+	struct state_retry *later;
+	size_t		 nlater, caplater;
+};
 
 struct state {
 	sqlite3		*db;
@@ -229,14 +249,17 @@ struct state {
 	bool		 in_tx;		/* a batch transaction is open */
 	struct timespec	 tx_started;
 	/*
-	 * Per scan state, of the job being run: no row in it is due before
-	 * this time (ms since the epoch; 0 when not known).  The work loop
-	 * asks for every kind of work after each event, and most kinds have
-	 * none most of the time: this saves the empty queries.  A row put in
-	 * a state forgets that state's entry; state_scan_reset forgets all.
+	 * The run's work queue (see state_scan_claim), and the rows claimed
+	 * from it: in flight, which the table does not record, to spare a
+	 * write per row.  A run that dies leaves them waiting in the table,
+	 * and the next run starts its scan over anyway.
 	 */
-	int64_t		 idle_until[STATE_QUEUES];
+	struct state_queue queue[STATE_QUEUES];
+	int64_t		*claimed;
+	size_t		 nclaimed, capclaimed;
 };
+
+static void state_queue_clear(struct state *);
 
 /* How long a batch of writes may stay uncommitted. */
 #define STATE_BATCH_MS	250
@@ -520,6 +543,7 @@ state_close(struct state *st)
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	state_queue_clear(st);
 	free(st);
 }
 
@@ -756,19 +780,141 @@ state_prune_events(struct state *st, const char *job, int days)
 	return state_step_done(st, s, "pruning old events");
 }
 
-/* Is state an index of idle_until? */
-static bool
-state_queue(enum scan_state state)
+/* The queue of a waiting state, or NULL. */
+static struct state_queue *
+state_queue_of(struct state *st, enum scan_state state)
 {
-	return (int)state >= 0 && (int)state < STATE_QUEUES;
+	size_t i;
+
+	for (i = 0; i < STATE_QUEUES; i++)
+		if (state_waiting[i] == state)
+			return &st->queue[i];
+	return NULL;
 }
 
-/* A row was put in state: whether any is due there is not known now. */
+/* Empty the work queue and forget the claims. */
 static void
-state_queue_touch(struct state *st, enum scan_state state)
+state_queue_clear(struct state *st)
 {
-	if (state_queue(state))
-		st->idle_until[state] = 0;
+	size_t i;
+
+	for (i = 0; i < STATE_QUEUES; i++) {
+		free(st->queue[i].due);
+		free(st->queue[i].later);
+	}
+	memset(st->queue, 0, sizeof(st->queue));
+	free(st->claimed);
+	st->claimed = NULL;
+	st->nclaimed = st->capclaimed = 0;
+}
+
+/*
+ * Room for one more after n elements of size in v (capacity *cap): v or
+ * its new place, NULL (v untouched) when out of memory.
+ */
+static void *
+state_grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	void *nv;
+	size_t ncap;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap ? *cap * 2 : 64;
+	if ((nv = reallocarray(v, ncap, size)) == NULL) {
+		log_err("out of memory");
+		return NULL;
+	}
+	*cap = ncap;
+	return nv;
+}
+
+/* Row id was put in state, due at at (0: at once). */
+static int
+state_queue_put(struct state *st, int64_t id, enum scan_state state,
+    int64_t at)
+{
+	struct state_queue *q = state_queue_of(st, state);
+	struct state_retry *later;
+	int64_t *due;
+
+	if (q == NULL)
+		return 0;
+	if (at > 0) {
+		if ((later = state_grow(q->later, &q->caplater, q->nlater,
+		    sizeof(*later))) == NULL)
+			return -1;
+		q->later = later;
+		q->later[q->nlater].id = id;
+		q->later[q->nlater++].at = at;
+		return 0;
+	}
+	if (q->head == q->len)
+		q->head = q->len = 0;
+	else if (q->len == q->cap && q->head > 0) {
+		memmove(q->due, q->due + q->head,
+		    (q->len - q->head) * sizeof(*q->due));
+		q->len -= q->head;
+		q->head = 0;
+	}
+	if ((due = state_grow(q->due, &q->cap, q->len, sizeof(*due))) == NULL)
+		return -1;
+	q->due = due;
+	q->due[q->len++] = id;
+	return 0;
+}
+
+/* Row id changes state: no longer claimed, nor waiting for a retry. */
+static void
+state_queue_release(struct state *st, int64_t id)
+{
+	struct state_queue *q;
+	size_t i, j;
+
+	for (i = 0; i < st->nclaimed; i++)
+		if (st->claimed[i] == id) {
+			st->claimed[i] = st->claimed[--st->nclaimed];
+			break;
+		}
+	for (i = 0; i < STATE_QUEUES; i++) {
+		q = &st->queue[i];
+		for (j = 0; j < q->nlater; j++)
+			if (q->later[j].id == id)
+				q->later[j--] = q->later[--q->nlater];
+	}
+}
+
+static bool
+state_claimed(const struct state *st, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < st->nclaimed; i++)
+		if (st->claimed[i] == id)
+			return true;
+	return false;
+}
+
+/* Take the next id of q due at now, oldest retry first: 1, or 0. */
+static int
+state_queue_take(struct state_queue *q, int64_t now, int64_t *id)
+{
+	size_t i, best = q->nlater;
+
+	for (i = 0; i < q->nlater; i++)
+		if (q->later[i].at <= now &&
+		    (best == q->nlater || q->later[i].id < q->later[best].id))
+			best = i;
+	if (best < q->nlater) {
+		*id = q->later[best].id;
+		q->later[best] = q->later[--q->nlater];
+		return 1;
+	}
+	if (q->head < q->len) {
+		*id = q->due[q->head++];
+		return 1;
+	}
+	return 0;
 }
 
 /* Forget the working set of job's previous run. */
@@ -777,7 +923,7 @@ state_scan_reset(struct state *st, const char *job)
 {
 	sqlite3_stmt *s;
 
-	memset(st->idle_until, 0, sizeof(st->idle_until));
+	state_queue_clear(st);
 	if ((s = state_stmt(st, ST_SCAN_RESET)) == NULL)
 		return -1;
 	state_bind_text(s, 1, job);
@@ -810,10 +956,12 @@ state_scan_add(struct state *st, const char *job, const char *parent,
 	state_bind_text(s, 12, unique);
 	if (row->verified_at >= 0)
 		sqlite3_bind_int64(s, 13, row->verified_at);
-	state_queue_touch(st, row->state);
 	if (state_step_done(st, s, "recording a listing entry") == -1)
 		return -1;
-	return sqlite3_changes(st->db) == 0 ? 1 : 0;
+	if (sqlite3_changes(st->db) == 0)
+		return 1;
+	return state_queue_put(st, sqlite3_last_insert_rowid(st->db),
+	    row->state, 0);
 }
 
 static char *
@@ -826,7 +974,7 @@ state_dup_column(sqlite3_stmt *s, int i)
 	return strdup((const char *)t);
 }
 
-/* Fill row from the columns of ST_SCAN_NEXT's shape. */
+/* Fill row from the columns of ST_SCAN_GET's shape. */
 static int
 state_scan_read_row(sqlite3_stmt *s, struct scan_row *row)
 {
@@ -864,62 +1012,72 @@ state_scan_row_clear(struct scan_row *row)
 	row->link_target = NULL;
 }
 
-/* The oldest row of job in state that may run now: 1, 0 none, -1. */
+/* Claim the next row due in waiting (see state.h): 1, 0 none, -1. */
 int
-state_scan_next(struct state *st, const char *job, enum scan_state state,
-    int64_t now, struct scan_row *row)
+state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
+    struct scan_row *row)
 {
+	struct state_queue *q = state_queue_of(st, waiting);
 	sqlite3_stmt *s;
-	int64_t when;
-	int rc, ret = -1;
+	int64_t id, *claimed;
+	int rc;
 
-	if (state_queue(state) && st->idle_until[state] > now)
-		return 0;
-	if ((s = state_stmt(st, ST_SCAN_NEXT)) == NULL)
+	if (q == NULL) {
+		log_err("state %d is not a queue", (int)waiting);
 		return -1;
-	state_bind_text(s, 1, job);
-	sqlite3_bind_int(s, 2, (int)state);
-	sqlite3_bind_int64(s, 3, now);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if (state_scan_read_row(s, row) == -1) {
+	}
+	if ((s = state_stmt(st, ST_SCAN_GET)) == NULL)
+		return -1;
+	while (state_queue_take(q, now, &id)) {
+		if (state_claimed(st, id))
+			continue;
+		if ((claimed = state_grow(st->claimed, &st->capclaimed,
+		    st->nclaimed, sizeof(*claimed))) == NULL)
+			return -1;
+		st->claimed = claimed;
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int(s, 2, (int)waiting);
+		sqlite3_bind_int64(s, 3, now);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW && state_scan_read_row(s, row) == -1) {
 			state_scan_row_clear(row);
 			log_err("out of memory");
-		} else
-			ret = 1;
-	} else if (rc == SQLITE_DONE)
-		ret = 0;
-	else
-		state_fail(st, "reading the work queue");
-	sqlite3_reset(s);
-	if (ret != 0 || !state_queue(state))
-		return ret;
-	/* Nothing due: remember until when (for good if nothing waits). */
-	switch (state_scan_next_retry(st, job, state, &when)) {
-	case 1:
-		st->idle_until[state] = when > now ? when : 0;
-		break;
-	case 0:
-		st->idle_until[state] = INT64_MAX;
-		break;
-	default:
-		return -1;
+			rc = SQLITE_NOMEM;
+		}
+		sqlite3_reset(s);
+		if (rc == SQLITE_ROW) {
+			st->claimed[st->nclaimed++] = id;
+			return 1;
+		}
+		if (rc != SQLITE_DONE) {
+			state_fail(st, "reading the work queue");
+			return -1;
+		}
+		/* The row left the state, or is back in it for a retry. */
 	}
 	return 0;
 }
 
-/* The earliest retry time of rows in state: 1 and *when, 0 none, -1. */
+/* When the next row in waiting is due: 1 and *when, 0 none, -1. */
 int
-state_scan_next_retry(struct state *st, const char *job,
-    enum scan_state state, int64_t *when)
+state_scan_next_retry(struct state *st, enum scan_state waiting,
+    int64_t *when)
 {
-	sqlite3_stmt *s;
+	struct state_queue *q = state_queue_of(st, waiting);
+	size_t i;
 
-	if ((s = state_stmt(st, ST_SCAN_NEXT_RETRY)) == NULL)
+	if (q == NULL) {
+		log_err("state %d is not a queue", (int)waiting);
 		return -1;
-	state_bind_text(s, 1, job);
-	sqlite3_bind_int(s, 2, (int)state);
-	return state_step_int(st, s, "reading the work queue", when);
+	}
+	if (q->head < q->len) {
+		*when = 0;
+		return 1;
+	}
+	for (i = 0; i < q->nlater; i++)
+		if (i == 0 || q->later[i].at < *when)
+			*when = q->later[i].at;
+	return q->nlater > 0;
 }
 
 /* Set a scan row's state, tries and retry time. */
@@ -935,8 +1093,10 @@ state_scan_set(struct state *st, int64_t id, enum scan_state state,
 	sqlite3_bind_int(s, 2, (int)state);
 	sqlite3_bind_int(s, 3, tries);
 	sqlite3_bind_int64(s, 4, not_before);
-	state_queue_touch(st, state);
-	return state_step_done(st, s, "updating the work queue");
+	state_queue_release(st, id);
+	if (state_step_done(st, s, "updating the work queue") == -1)
+		return -1;
+	return state_queue_put(st, id, state, not_before);
 }
 
 /* Set a scan row's mtime, its precision and when it was confirmed. */
@@ -981,14 +1141,17 @@ state_scan_set_type(struct state *st, int64_t id, char type,
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_text(s, 2, t, 1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 3, (int)state);
-	state_queue_touch(st, state);
-	return state_step_done(st, s, "updating the work queue");
+	state_queue_release(st, id);
+	if (state_step_done(st, s, "updating the work queue") == -1)
+		return -1;
+	return state_queue_put(st, id, state, 0);
 }
 
 /* Drop a row from the scan, as if the listing had not named it. */
 int
 state_scan_forget(struct state *st, int64_t id)
 {
+	state_queue_release(st, id);
 	return state_by_id(st, ST_SCAN_FORGET, id, "updating the work queue");
 }
 
@@ -1156,6 +1319,11 @@ state_staged_put(struct state *st, const char *job, const char *path,
 	sqlite3_bind_int(s, 5, row->complete);
 	if (state_step_done(st, s, "recording a staged file") == -1)
 		return -1;
+	if (sqlite3_changes(st->db) == 0) {
+		if (state_staged_get(st, job, path, row) != 1)
+			return -1;
+		return 1;
+	}
 	row->id = sqlite3_last_insert_rowid(st->db);
 	return 0;
 }
@@ -1183,6 +1351,19 @@ int
 state_staged_delete(struct state *st, int64_t id)
 {
 	return state_by_id(st, ST_STAGED_DELETE, id, "forgetting a file");
+}
+
+/* Has job any staged file?  1, 0, or -1. */
+int
+state_staged_any(struct state *st, const char *job)
+{
+	sqlite3_stmt *s;
+	int64_t v;
+
+	if ((s = state_stmt(st, ST_STAGED_ANY)) == NULL)
+		return -1;
+	state_bind_text(s, 1, job);
+	return state_step_int(st, s, "reading staged files", &v);
 }
 
 /* Is id a staged file (of any job)?  1, 0, or -1. */

@@ -150,8 +150,7 @@ sync_next_retry(struct run *r, int64_t *next)
 	for (i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++) {
 		if (r->dry && waiting[i] == SCAN_FILE_FETCH)
 			continue;
-		n = state_scan_next_retry(r->state, r->job->name, waiting[i],
-		    &when);
+		n = state_scan_next_retry(r->state, waiting[i], &when);
 		if (n == -1)
 			return -1;
 		if (n == 1 && (!found || when < *next)) {
@@ -417,7 +416,7 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	struct timespec t0;
 	const char *status = "failed";
 	enum sync_status rc = SYNC_PARTIAL;
-	int lock_fd = -1;
+	int lock_fd = -1, n;
 	long holder;
 	bool begun = false;
 
@@ -460,6 +459,9 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	if (state_scan_reset(st, job->name) == -1 ||
 	    (!r.dry && fetch_clean_incoming(&r) == -1))
 		goto finish;
+	if ((n = state_staged_any(st, job->name)) == -1)
+		goto finish;
+	r.staged_before = n == 1;
 
 	if ((r.xfer = sync_xfer_new(job)) == NULL)
 		goto finish;

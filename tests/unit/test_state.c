@@ -558,19 +558,28 @@ test_events(void **vfx)
 
 /* ---- scan as the work queue ---- */
 
-/* JOB's next row due in state at now is path: returns its id. */
+/* The next row claimed from state at now is path: returns its id. */
 static int64_t
-next_is(struct state *st, enum scan_state state, int64_t now,
+claim_is(struct state *st, enum scan_state state, int64_t now,
     const char *path)
 {
 	struct scan_row got;
 	int64_t id;
 
-	assert_int_equal(state_scan_next(st, JOB, state, now, &got), 1);
+	assert_int_equal(state_scan_claim(st, state, now, &got), 1);
 	assert_string_equal(got.path, path);
 	id = got.id;
 	state_scan_row_clear(&got);
 	return id;
+}
+
+/* Nothing in state can be claimed at now. */
+static void
+claim_none(struct state *st, enum scan_state state, int64_t now)
+{
+	struct scan_row got;
+
+	assert_int_equal(state_scan_claim(st, state, now, &got), 0);
 }
 
 static void
@@ -586,15 +595,16 @@ test_scan_queue(void **vfx)
 	row.size = -1;
 	row.state = SCAN_DIR_PENDING;
 	row.action = SCAN_ACTION_NONE;
+	/* OTHER's rows are added through another handle (another process). */
+	assert_int_equal(state_scan_add(fx->st, OTHER, "", "a", NULL, NULL, &row),
+	    0);
+	assert_int_equal(state_scan_reset(fx->st, JOB), 0);
 	assert_int_equal(state_scan_add(fx->st, JOB, "", "", NULL, NULL, &row), 0);
 	row.depth = 1;
 	row.action = SCAN_ACTION_ADD;
 	assert_int_equal(state_scan_add(fx->st, JOB, "", "c", NULL, NULL, &row), 0);
 	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, NULL, &row), 0);
 	assert_int_equal(state_scan_add(fx->st, JOB, "", "b", NULL, NULL, &row), 0);
-	/* Same path in another job is another row. */
-	assert_int_equal(state_scan_add(fx->st, OTHER, "", "a", NULL, NULL, &row),
-	    0);
 	row.type = 'f';
 	row.size = 10;
 	row.mtime = T0;
@@ -622,10 +632,14 @@ test_scan_queue(void **vfx)
 	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_DONE), 0);
 	assert_int_equal(state_scan_count(fx->st, "nobody", SCAN_DIR_PENDING),
 	    0);
+	/* Only the waiting states are queues. */
+	assert_int_equal(state_scan_claim(fx->st, SCAN_LINK, now, &got), -1);
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_DONE, &when),
+	    -1);
 
 	/* Oldest first: the root, with every field read back. */
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
-	    &got), 1);
+	assert_int_equal(state_scan_claim(fx->st, SCAN_DIR_PENDING, now, &got),
+	    1);
 	assert_string_equal(got.path, "");
 	assert_null(got.link_target);
 	assert_int_equal(got.depth, 0);
@@ -637,63 +651,72 @@ test_scan_queue(void **vfx)
 	id_root = got.id;
 	state_scan_row_clear(&got);
 	assert_null(got.path);
-
 	assert_int_equal(state_scan_set(fx->st, id_root, SCAN_DIR_DONE, 0, 0),
 	    0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
-	    &got), 1);
-	assert_string_equal(got.path, "c");	/* by id, not by path */
-	assert_int_equal(got.depth, 1);
-	assert_int_equal(got.action, SCAN_ACTION_ADD);
-	id_c = got.id;
-	state_scan_row_clear(&got);
-	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_LISTING, 0, 0),
-	    0);
-	id_a = next_is(fx->st, SCAN_DIR_PENDING, now, "a");
+
+	/* A claimed row is not handed out again; the table still says waiting. */
+	id_c = claim_is(fx->st, SCAN_DIR_PENDING, now, "c");	/* by id */
+	id_a = claim_is(fx->st, SCAN_DIR_PENDING, now, "a");
+	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_PENDING), 3);
 
 	/* A retry waits for its time. */
 	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 1,
 	    now + 60), 0);
-	id_b = next_is(fx->st, SCAN_DIR_PENDING, now, "b");
-	next_is(fx->st, SCAN_DIR_PENDING, now + 59, "b");
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING,
-	    now + 60, &got), 1);
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
+	    1);
+	assert_int_equal(when, 0);	/* b may run at once */
+	id_b = claim_is(fx->st, SCAN_DIR_PENDING, now, "b");
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
+	    1);
+	assert_int_equal(when, now + 60);
+	claim_none(fx->st, SCAN_DIR_PENDING, now + 59);
+	assert_int_equal(state_scan_claim(fx->st, SCAN_DIR_PENDING, now + 60,
+	    &got), 1);
 	assert_string_equal(got.path, "a");
 	assert_int_equal(got.tries, 1);
 	state_scan_row_clear(&got);
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
+	    0);
 
-	assert_int_equal(state_scan_next_retry(fx->st, JOB, SCAN_DIR_PENDING,
-	    &when), 1);
-	assert_int_equal(when, 0);	/* b may run at once */
+	/* The soonest of several retries; the older row first when both are due. */
 	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_PENDING, 2,
 	    now + 30), 0);
-	assert_int_equal(state_scan_next_retry(fx->st, JOB, SCAN_DIR_PENDING,
-	    &when), 1);
+	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 2,
+	    now + 40), 0);
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
+	    1);
 	assert_int_equal(when, now + 30);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
-	    &got), 0);
-	/* Nothing due holds until the soonest retry... */
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING,
-	    now + 29, &got), 0);
-	next_is(fx->st, SCAN_DIR_PENDING, now + 30, "b");
-	/* ...or until a row is put in the state. */
+	claim_none(fx->st, SCAN_DIR_PENDING, now + 29);
+	claim_is(fx->st, SCAN_DIR_PENDING, now + 40, "a");
+	claim_is(fx->st, SCAN_DIR_PENDING, now + 40, "b");
+	/* A row set to another state leaves its retry behind. */
+	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 3,
+	    now + 50), 0);
+	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_FAILED, 3, 0), 0);
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
+	    0);
+
+	/* Put back at once, claimed again; twice put, handed out once. */
 	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_PENDING, 0, 0),
 	    0);
-	next_is(fx->st, SCAN_DIR_PENDING, now, "c");
-	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_LISTING, 0, 0),
+	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_PENDING, 0, 0),
 	    0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING, now,
-	    &got), 0);
-	assert_int_equal(state_scan_next_retry(fx->st, JOB, SCAN_DIR_FAILED,
-	    &when), 0);
-	assert_int_equal(state_scan_next_retry(fx->st, "nobody",
-	    SCAN_DIR_PENDING, &when), 0);
-	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_PENDING), 2);
-	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_LISTING), 1);
+	claim_is(fx->st, SCAN_DIR_PENDING, now, "c");
+	claim_none(fx->st, SCAN_DIR_PENDING, now);
+	/* A row that left the state while queued is skipped. */
+	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_PENDING, 0, 0),
+	    0);
+	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_DONE, 0, 0), 0);
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
+	    1);				/* not known to be stale yet */
+	claim_none(fx->st, SCAN_DIR_PENDING, now);
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
+	    0);
+	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_PENDING), 1);
 
 	/* The file: its fields, the first add's, and the MDTM update. */
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_FILE_FETCH, now,
-	    &got), 1);
+	assert_int_equal(state_scan_claim(fx->st, SCAN_FILE_FETCH, now, &got),
+	    1);
 	assert_string_equal(got.path, "c/f1");
 	assert_int_equal(got.type, 'f');
 	assert_int_equal(got.size, 10);
@@ -706,46 +729,44 @@ test_scan_queue(void **vfx)
 	state_scan_row_clear(&got);
 	assert_int_equal(state_scan_set_mtime(fx->st, id_f, T0 - 42,
 	    MTIME_MINUTE, T0), 0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_FILE_FETCH, now,
-	    &got), 1);
+	assert_int_equal(state_scan_set(fx->st, id_f, SCAN_FILE_FETCH, 1, 0), 0);
+	assert_int_equal(state_scan_claim(fx->st, SCAN_FILE_FETCH, now, &got),
+	    1);
 	assert_int_equal(got.mtime, T0 - 42);
 	assert_int_equal(got.mtime_prec, MTIME_MINUTE);
+	assert_int_equal(got.tries, 1);
 	state_scan_row_clear(&got);
 
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_LINK, now, &got),
-	    1);
-	assert_string_equal(got.path, "l");
-	assert_string_equal(got.link_target, "../x");
-	assert_int_equal(got.type, 'l');
-	state_scan_row_clear(&got);
-
-	/* A state with no rows at all stays so until one is added... */
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_FILE_CHECK, now,
-	    &got), 0);
+	/* A row made another type in a waiting state joins its queue... */
+	claim_none(fx->st, SCAN_FILE_CHECK, now);
 	row.type = 'f';
 	row.size = 5;
 	row.state = SCAN_FILE_CHECK;
 	assert_int_equal(state_scan_add(fx->st, JOB, "", "chk", NULL, NULL,
 	    &row), 0);
-	id_chk = next_is(fx->st, SCAN_FILE_CHECK, now, "chk");
-	/* ...or a row is made another type in it. */
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_UNLISTED, now,
-	    &got), 0);
+	id_chk = claim_is(fx->st, SCAN_FILE_CHECK, now, "chk");
 	assert_int_equal(state_scan_set_type(fx->st, id_chk, 'd',
-	    SCAN_DIR_UNLISTED), 0);
-	next_is(fx->st, SCAN_DIR_UNLISTED, now, "chk");
+	    SCAN_DIR_PENDING), 0);
+	claim_is(fx->st, SCAN_DIR_PENDING, now, "chk");
+	/* ...and a forgotten one leaves it. */
+	assert_int_equal(state_scan_set(fx->st, id_chk, SCAN_FILE_HASH, 0, 0),
+	    0);
+	assert_int_equal(state_scan_forget(fx->st, id_chk), 0);
+	claim_none(fx->st, SCAN_FILE_HASH, now);
 
-	/* reset empties the job's scan only. */
+	/* reset empties the job's scan and the queue. */
+	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_PENDING, 0, 0),
+	    0);
 	assert_int_equal(state_scan_reset(fx->st, JOB), 0);
 	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_PENDING), 0);
 	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_FILE_FETCH), 0);
-	assert_int_equal(state_scan_next(fx->st, JOB, SCAN_DIR_PENDING,
-	    now + 1000, &got), 0);
+	claim_none(fx->st, SCAN_DIR_PENDING, now + 1000);
 	assert_int_equal(state_scan_count(fx->st, OTHER, SCAN_DIR_PENDING), 1);
 	/* After a reset the same paths can be added again. */
 	row.type = 'd';
 	row.state = SCAN_DIR_PENDING;
 	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, NULL, &row), 0);
+	claim_is(fx->st, SCAN_DIR_PENDING, now, "a");
 }
 
 /* What state_scan_foreach visited, one path per line. */
@@ -877,7 +898,7 @@ static const struct tree_row new_scan[] = {
 	{ "full/sub", 'd', SCAN_DIR_DONE },
 	{ "failed", 'd', SCAN_DIR_FAILED },	/* listing failed */
 	{ "pending", 'd', SCAN_DIR_PENDING },	/* not listed yet */
-	{ "listing", 'd', SCAN_DIR_LISTING },	/* listing in flight */
+	{ "listing", 'd', SCAN_DIR_PENDING },	/* listing in flight */
 	{ "unlisted", 'd', SCAN_DIR_UNLISTED },	/* max_depth */
 };
 
@@ -982,7 +1003,7 @@ static void
 test_vanished_root_failed(void **vfx)
 {
 	static const enum scan_state roots[] = { SCAN_DIR_FAILED,
-	    SCAN_DIR_PENDING, SCAN_DIR_LISTING, SCAN_DIR_UNLISTED };
+	    SCAN_DIR_PENDING, SCAN_DIR_UNLISTED };
 	struct fixture *fx = *vfx;
 	struct vanished v;
 	size_t i;
@@ -1108,7 +1129,7 @@ test_files_from_scan(void **vfx)
 		{ "f-fetch", 'f', SCAN_FILE_FETCH },
 		{ "f-staged", 'f', SCAN_FILE_STAGED },
 		{ "f-failed", 'f', SCAN_FILE_FAILED },
-		{ "f-published", 'f', SCAN_FILE_PUBLISHED },
+		{ "f-held", 'f', SCAN_FILE_HELD },
 		{ "l-new", 'l', SCAN_LINK },
 		{ "l-unchanged", 'l', SCAN_LINK_UNCHANGED },
 	};
@@ -1123,7 +1144,7 @@ test_files_from_scan(void **vfx)
 	    "size, mtime, mtime_prec, link_target, updated_run FROM files "
 	    "ORDER BY path", out, sizeof(out)),
 	    "done||dir|NULL|2022-08-01T11:32:20Z|second|NULL|1\n"
-	    "f-published||file|10|2022-08-01T11:32:20Z|second|NULL|1\n"
+	    "f-staged||file|10|2022-08-01T11:32:20Z|second|NULL|1\n"
 	    "f-unchanged||file|10|2022-08-01T11:32:20Z|second|NULL|1\n"
 	    "l-new||link|NULL|2022-08-01T11:32:20Z|second|target|1\n"
 	    "l-unchanged||link|NULL|2022-08-01T11:32:20Z|second|target|1\n"
@@ -1138,16 +1159,16 @@ test_files_from_scan(void **vfx)
 	row.size = 11;
 	row.mtime = T0 + 60;
 	row.mtime_prec = MTIME_MINUTE;
-	row.state = SCAN_FILE_PUBLISHED;
+	row.state = SCAN_FILE_STAGED;
 	row.action = SCAN_ACTION_CHANGE;
-	assert_int_equal(state_scan_add(fx->st, JOB, "", "f-published", NULL, NULL,
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "f-staged", NULL, NULL,
 	    &row), 0);
 	assert_int_equal(state_files_update_from_scan(fx->st, JOB, 2), 0);
 	assert_int_equal(state_commit(fx->st), 0);
 	assert_string_equal(sql_rows(fx->db, "SELECT path, size, mtime, "
 	    "mtime_prec, updated_run FROM files WHERE path LIKE 'f-%' "
 	    "ORDER BY path", out, sizeof(out)),
-	    "f-published|11|2022-08-01T11:33:20Z|minute|2\n"
+	    "f-staged|11|2022-08-01T11:33:20Z|minute|2\n"
 	    "f-unchanged|10|2022-08-01T11:32:20Z|second|1\n");
 }
 
@@ -1172,7 +1193,7 @@ test_files_dir_became_file(void **vfx)
 	};
 	static const struct tree_row now[] = {
 		{ "", 'd', SCAN_DIR_DONE },
-		{ "d", 'f', SCAN_FILE_PUBLISHED },
+		{ "d", 'f', SCAN_FILE_STAGED },
 		{ "e", 'l', SCAN_LINK },
 	};
 	struct fixture *fx = *vfx;
@@ -1204,12 +1225,15 @@ test_staged(void **vfx)
 	int64_t id;
 
 	assert_non_null(fx->st = state_open(fx->db, false));
+	assert_int_equal(state_staged_any(fx->st, JOB), 0);
 	memset(&s, 0, sizeof(s));
 	s.size = 100;
 	s.mtime = T0;
 	assert_int_equal(state_staged_put(fx->st, JOB, "dir/file", &s), 0);
 	assert_true(s.id > 0);
 	id = s.id;
+	assert_int_equal(state_staged_any(fx->st, JOB), 1);
+	assert_int_equal(state_staged_any(fx->st, OTHER), 0);
 
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(state_staged_get(fx->st, JOB, "dir/file", &g), 1);
@@ -1224,6 +1248,16 @@ test_staged(void **vfx)
 	assert_int_equal(state_staged_known(fx->st, id + 1000), 0);
 	assert_int_equal(state_staged_known(fx->st, 0), 0);
 	assert_int_equal(state_staged_known(fx->st, -1), 0);
+
+	/* Adding a path that has a row gives that row, unchanged. */
+	memset(&g, 0, sizeof(g));
+	g.size = 7;
+	g.mtime = T0 + 1;
+	assert_int_equal(state_staged_put(fx->st, JOB, "dir/file", &g), 1);
+	assert_int_equal(g.id, id);
+	assert_int_equal(g.size, 100);
+	assert_int_equal(g.mtime, T0);
+	assert_false(g.complete);
 
 	/* Update in place: a new remote version restarts the download. */
 	s.size = 200;
@@ -1259,7 +1293,7 @@ test_staged(void **vfx)
 	s4.mtime = T0;
 	assert_int_equal(state_staged_put(fx->st, JOB, "dir/hashing", &s4), 0);
 	scan_put(fx->st, JOB, "dir/file", 'f', SCAN_FILE_STAGED);
-	scan_put(fx->st, JOB, "dir/half", 'f', SCAN_FILE_FETCHING);
+	scan_put(fx->st, JOB, "dir/half", 'f', SCAN_FILE_FETCH);
 	scan_put(fx->st, JOB, "dir/hashing", 'f', SCAN_FILE_HASH);
 	assert_int_equal(state_staged_complete(fx->st, JOB), 0);
 	assert_int_equal(state_staged_get(fx->st, JOB, "dir/file", &g), 1);
