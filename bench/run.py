@@ -505,6 +505,9 @@ class Bench:
         self.binary_built = os.path.getmtime(args.binary)
         with open(args.binary, "rb") as f:
             self.binary_sha = hashlib.sha256(f.read()).hexdigest()[:12]
+        # The tree the binary was built from: as it is now, not when the
+        # report is written (edits during a long run must not show).
+        self.tree_state = git_state()
         copy = os.path.join(self.workdir, "ftpmirror")
         shutil.copy2(args.binary, copy + ".tmp")
         os.rename(copy + ".tmp", copy)
@@ -868,7 +871,7 @@ class Bench:
         lines.append("Run %s on %s (%d cores); %s: `%s` built %s (sha256 %s…), work tree at %s"
                      % (when, platform.node() or "?", os.cpu_count() or 0, ftp_version(a.binary),
                         os.path.relpath(origin, REPO) if origin.startswith(REPO) else origin,
-                        built.strftime("%Y-%m-%d %H:%M UTC"), self.binary_sha, git_state()))
+                        built.strftime("%Y-%m-%d %H:%M UTC"), self.binary_sha, self.tree_state))
         lines.append("")
         lines.append("Command: `%s`" % argv_text)
         lines.append("")
