@@ -45,6 +45,7 @@ struct xfer_req {
 	bool		 nobody;	/* transfer nothing (with quote) */
 	int64_t		 resume_from;	/* REST offset, 0 = none */
 	bool		 size_known;	/* skip libcurl's SIZE before RETR */
+	int64_t		 expect;	/* body bytes due, 0 if not known */
 	bool		 want_filetime;	/* ask MDTM */
 	/* Body bytes; return 0, or -1 to abort the transfer. */
 	int		(*on_data)(void *arg, const char *buf, size_t len);

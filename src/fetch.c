@@ -382,6 +382,7 @@ fetch_start_next(struct run *r)
 	req.url = f->url;
 	req.resume_from = f->offset;
 	req.size_known = f->row.size >= 0;
+	req.expect = f->row.size >= 0 ? f->row.size - f->offset : 0;
 	req.want_filetime = f->row.mtime_prec != MTIME_SECOND;
 	req.on_data = fetch_on_data;
 	req.on_done = fetch_on_done;

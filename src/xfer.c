@@ -3,13 +3,22 @@
  * curl_multi_perform, then drain curl_multi_info_read.  Each slot keeps
  * its easy handle for the whole run; the multi handle's connection cache,
  * capped at one connection per slot, keeps the control connections logged
- * in between requests.
+ * in between requests.  Against servers that answer a download only once
+ * the client has closed the data connection, the end of each download is
+ * taken out of libcurl's blocking wait (xfer_linger).
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -17,6 +26,7 @@
 #include "xfer.h"
 
 struct xfer_slot {
+	struct xfer	*x;
 	CURL		*easy;
 	bool		 busy;
 	struct xfer_req	 req;		/* the request in flight */
@@ -24,6 +34,22 @@ struct xfer_slot {
 	char		 errbuf[CURL_ERROR_SIZE];
 	char		 error[CURL_ERROR_SIZE + 64]; /* errbuf and the reply */
 	int		 data_failed;	/* on_data asked to stop */
+	/* Ending a download without stalling the others (xfer_linger). */
+	bool		 requesting;	/* connected: new sockets are data */
+	int		 ctrl_port;	/* remote port of the control connection */
+	int		 ctrl_local;	/* and its local port */
+	curl_socket_t	 data_fd;	/* the request's data socket */
+	int64_t		 received;	/* body bytes handed to on_data */
+	int64_t		 last_byte_at;	/* when they were all in (us), or 0 */
+	bool		 paused;	/* until the reply comes */
+	int64_t		 paused_at;	/* us, CLOCK_MONOTONIC */
+	curl_socket_t	 wait_fd;	/* the control socket it comes on */
+};
+
+/* A control connection's socket and its local port (0: not read yet). */
+struct xfer_ctrl {
+	curl_socket_t	 fd;
+	int		 local;
 };
 
 struct xfer {
@@ -38,10 +64,182 @@ struct xfer {
 	struct xfer_opts opts;
 	pthread_t	 closer;	/* xfer_hang_up's thread */
 	bool		 closing;	/* closer runs: x->multi is its own */
+	struct xfer_ctrl *ctrl;		/* the open control sockets */
+	int		 nctrl, capctrl;
+	struct curl_waitfd *waitfds;	/* one per slot, for paused ones */
+	int		 late_replies;	/* downloads whose reply came late */
+	int		 prompt_replies; /* and those whose reply did not */
+	int64_t		 late_us;	/* the longest wait for a late reply */
+	bool		 linger_on;	/* the server waits for our close */
+	bool		 linger_off;	/* the server did not answer a
+					   half-close: wait as libcurl does */
 };
+
+/*
+ * A download whose reply came this long after its last byte (libcurl
+ * waiting in a blocking poll) counts as late.  Most replies late, and a
+ * few of them, show a server that waits for the client to close the data
+ * connection; a late one now and then is only the network.
+ */
+#define XFER_LATE_REPLY_US	5000
+#define XFER_LATE_REPLIES	4
+/*
+ * How long a paused download waits for the reply before libcurl does: a
+ * few times the longest late reply seen, within bounds.  The reply may
+ * also be in libcurl's buffer already, read with the one before (vsftpd
+ * sends 226 right after 150 at times), where no poll sees it: then the
+ * wait runs out once, and downloads are left to libcurl from then on.
+ */
+#define XFER_LINGER_WAITS	4
+#define XFER_LINGER_MIN_US	20000
+#define XFER_LINGER_MAX_US	2000000
 
 /* Per connection; libcurl allows up to 512 KiB. */
 #define XFER_BUFFER_SIZE	(256L * 1024)
+
+static int64_t
+xfer_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The port of an IPv4 or IPv6 address, or -1. */
+static int
+xfer_addr_port(const struct sockaddr *sa)
+{
+	const void *p = sa;
+
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)p)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)p)->sin6_port);
+	return -1;
+}
+
+/*
+ * Every socket libcurl opens is opened here, to tell the kinds apart: one
+ * that a request opens once connected, to another port than its control
+ * connection's, is its data connection; any other is a control connection
+ * (kept in x->ctrl until closed).
+ */
+static curl_socket_t
+xfer_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct xfer_slot *slot = clientp;
+	struct xfer *x = slot->x;
+	struct xfer_ctrl *ctrl;
+	curl_socket_t fd;
+	int n;
+
+	(void)purpose;
+	if ((fd = socket(a->family, a->socktype | SOCK_CLOEXEC,
+	    a->protocol)) == -1)
+		return CURL_SOCKET_BAD;
+	if (slot->requesting && xfer_addr_port(&a->addr) != slot->ctrl_port) {
+		slot->data_fd = fd;
+		return fd;
+	}
+	if (x->nctrl == x->capctrl) {
+		n = x->capctrl ? x->capctrl * 2 : 2 * x->nslots;
+		/* Unrecorded, the socket only misses xfer_linger. */
+		if ((ctrl = reallocarray(x->ctrl, (size_t)n,
+		    sizeof(*ctrl))) == NULL)
+			return fd;
+		x->ctrl = ctrl;
+		x->capctrl = n;
+	}
+	x->ctrl[x->nctrl].fd = fd;
+	x->ctrl[x->nctrl++].local = 0;
+	return fd;
+}
+
+static int
+xfer_close_socket(void *clientp, curl_socket_t fd)
+{
+	struct xfer *x = clientp;
+	int i;
+
+	for (i = 0; i < x->nctrl; i++)
+		if (x->ctrl[i].fd == fd) {
+			x->ctrl[i] = x->ctrl[--x->nctrl];
+			break;
+		}
+	for (i = 0; i < x->nslots; i++)
+		if (x->slots[i].data_fd == fd)
+			x->slots[i].data_fd = CURL_SOCKET_BAD;
+	return close(fd);
+}
+
+/* A request has its control connection (new or reused): which one. */
+static int
+xfer_prereq(void *clientp, char *remote_ip, char *local_ip, int remote_port,
+    int local_port)
+{
+	struct xfer_slot *slot = clientp;
+
+	(void)remote_ip;
+	(void)local_ip;
+	slot->requesting = true;
+	slot->ctrl_port = remote_port;
+	slot->ctrl_local = local_port;
+	return CURL_PREREQFUNC_OK;
+}
+
+/* The control socket with local port port, or CURL_SOCKET_BAD. */
+static curl_socket_t
+xfer_ctrl_fd(struct xfer *x, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int i;
+
+	for (i = 0; i < x->nctrl; i++) {
+		if (x->ctrl[i].local == 0) {
+			len = sizeof(ss);
+			if (getsockname(x->ctrl[i].fd, (struct sockaddr *)&ss,
+			    &len) == 0)
+				x->ctrl[i].local = xfer_addr_port(
+				    (struct sockaddr *)&ss);
+		}
+		if (x->ctrl[i].local == port)
+			return x->ctrl[i].fd;
+	}
+	return CURL_SOCKET_BAD;
+}
+
+/*
+ * The last byte of a download is in.  Some servers (proftpd) send the
+ * final reply only once the client has closed the data connection, and
+ * libcurl 7.88 waits for that reply in a blocking poll: a round trip per
+ * file in which no other connection moves.  With such a server (seen in
+ * xfer_pump), half-close the data connection now and pause the transfer
+ * until the reply is readable (xfer_pump watches for it); libcurl then
+ * finds it there.  With TLS the data connection is not ours to
+ * half-close.  Returns true when paused.
+ */
+static bool
+xfer_linger(struct xfer_slot *slot)
+{
+	struct xfer *x = slot->x;
+	struct pollfd pfd;
+
+	if (!x->linger_on || x->linger_off || slot->data_fd == CURL_SOCKET_BAD ||
+	    x->opts.tls_required || strncmp(slot->req.url, "ftps:", 5) == 0)
+		return false;
+	if ((pfd.fd = xfer_ctrl_fd(x, slot->ctrl_local)) == CURL_SOCKET_BAD ||
+	    shutdown(slot->data_fd, SHUT_WR) == -1)
+		return false;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 0) != 0)
+		return false;		/* the reply is there already */
+	slot->paused = true;
+	slot->paused_at = slot->last_byte_at;
+	slot->wait_fd = pfd.fd;
+	return true;
+}
 
 static size_t
 xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -51,10 +249,18 @@ xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 	if (slot->req.on_data == NULL)
 		return len;
+	/* libcurl hands the same bytes again when the transfer resumes. */
+	if (slot->last_byte_at == 0 && slot->req.expect > 0 &&
+	    slot->received + (int64_t)len >= slot->req.expect) {
+		slot->last_byte_at = xfer_now_us();
+		if (xfer_linger(slot))
+			return CURL_WRITEFUNC_PAUSE;
+	}
 	if (slot->req.on_data(slot->req.arg, ptr, len) == -1) {
 		slot->data_failed = 1;
 		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
 	}
+	slot->received += (int64_t)len;
 	return len;
 }
 
@@ -153,6 +359,13 @@ xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, slot);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, xfer_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, slot);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, xfer_open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, slot);
+	/* A connection may be closed through another slot's handle. */
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, xfer_close_socket);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, xfer_prereq);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, slot);
 	if (log_max_level() >= LOG_LEVEL_DEBUG) {
 		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, xfer_debug_cb);
 		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
@@ -175,7 +388,9 @@ xfer_new(const struct xfer_opts *o)
 	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL) ||
 	    (o->netrc_file && (x->netrc_file = strdup(o->netrc_file)) == NULL))
 		goto oom;
-	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL)
+	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL ||
+	    (x->waitfds = calloc((size_t)x->nslots,
+	    sizeof(*x->waitfds))) == NULL)
 		goto oom;
 	if ((x->multi = curl_multi_init()) == NULL)
 		goto oom;
@@ -193,6 +408,8 @@ xfer_new(const struct xfer_opts *o)
 	x->opts.ca_file = x->ca_file;
 	x->opts.netrc_file = x->netrc_file;
 	for (i = 0; i < x->nslots; i++) {
+		x->slots[i].x = x;
+		x->slots[i].data_fd = CURL_SOCKET_BAD;
 		if ((x->slots[i].easy = curl_easy_init()) == NULL)
 			goto oom;
 		xfer_setup_common(x, &x->slots[i]);
@@ -222,6 +439,8 @@ xfer_free(struct xfer *x)
 	for (i = 0; x->slots && i < x->nslots; i++)
 		curl_easy_cleanup(x->slots[i].easy);
 	free(x->slots);
+	free(x->waitfds);
+	free(x->ctrl);
 	if (x->password)
 		memset(x->password, 0, strlen(x->password));
 	free(x->user);
@@ -298,6 +517,11 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 	slot->req = *req;
 	slot->errbuf[0] = '\0';
 	slot->data_failed = 0;
+	slot->requesting = false;
+	slot->data_fd = CURL_SOCKET_BAD;
+	slot->received = 0;
+	slot->last_byte_at = 0;
+	slot->paused = false;
 	if (req->quote != NULL &&
 	    (slot->quote = curl_slist_append(NULL, req->quote)) == NULL) {
 		log_err("out of memory");
@@ -419,15 +643,108 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	req.on_done(req.arg, &r);
 }
 
+/* How long a paused download waits for its reply (XFER_LINGER_WAITS). */
+static int64_t
+xfer_linger_limit(const struct xfer *x)
+{
+	int64_t limit = XFER_LINGER_WAITS * x->late_us;
+
+	if (limit < XFER_LINGER_MIN_US)
+		return XFER_LINGER_MIN_US;
+	return limit > XFER_LINGER_MAX_US ? XFER_LINGER_MAX_US : limit;
+}
+
+/*
+ * The paused downloads' control sockets, for curl_multi_poll: returns how
+ * many, in x->waitfds by slot order, and shortens *timeout_ms to the first
+ * that stops waiting.
+ */
+static unsigned int
+xfer_linger_fds(struct xfer *x, int *timeout_ms)
+{
+	struct xfer_slot *slot;
+	unsigned int n = 0;
+	int64_t now = 0, left;
+	int i;
+
+	for (i = 0; i < x->nslots; i++) {
+		slot = &x->slots[i];
+		if (!slot->paused)
+			continue;
+		if (n == 0)
+			now = xfer_now_us();
+		left = (slot->paused_at + xfer_linger_limit(x) - now + 999) /
+		    1000;
+		if (left < *timeout_ms)
+			*timeout_ms = left > 0 ? (int)left : 0;
+		x->waitfds[n].fd = slot->wait_fd;
+		x->waitfds[n].events = CURL_WAIT_POLLIN;
+		x->waitfds[n++].revents = 0;
+	}
+	return n;
+}
+
+/* Resume the paused downloads whose reply came, or that waited enough. */
+static void
+xfer_linger_end(struct xfer *x)
+{
+	struct xfer_slot *slot;
+	unsigned int n = 0;
+	int64_t now = xfer_now_us();
+	int i;
+
+	for (i = 0; i < x->nslots; i++) {
+		slot = &x->slots[i];
+		if (!slot->paused)
+			continue;
+		if (x->waitfds[n++].revents == 0) {
+			if (now - slot->paused_at < xfer_linger_limit(x))
+				continue;
+			log_debug("no reply seen after a half-closed data "
+			    "connection; leaving downloads' ends to libcurl");
+			x->linger_off = true;
+		}
+		slot->paused = false;
+		curl_easy_pause(slot->easy, CURLPAUSE_CONT);
+	}
+}
+
+/* A download ended well: did its reply wait for our close (xfer_linger)? */
+static void
+xfer_note_reply(struct xfer *x, const struct xfer_slot *slot)
+{
+	int64_t wait;
+
+	if (x->linger_on || slot->last_byte_at == 0)
+		return;
+	wait = xfer_now_us() - slot->last_byte_at;
+	if (wait < XFER_LATE_REPLY_US) {
+		x->prompt_replies++;
+		return;
+	}
+	if (wait > x->late_us)
+		x->late_us = wait;
+	if (++x->late_replies < XFER_LATE_REPLIES ||
+	    x->late_replies <= x->prompt_replies)
+		return;
+	x->linger_on = true;
+	log_debug("the server answers a download only once its data "
+	    "connection is closed: closing it when the last byte is in");
+}
+
 /* Wait for activity, drive the transfers, report those that ended. */
 int
 xfer_pump(struct xfer *x, int timeout_ms)
 {
 	CURLMsg *msg;
 	CURLMcode mc;
+	unsigned int nwait;
 	int running, left;
 
-	mc = curl_multi_poll(x->multi, NULL, 0, timeout_ms, NULL);
+	nwait = xfer_linger_fds(x, &timeout_ms);
+	mc = curl_multi_poll(x->multi, x->waitfds, nwait, timeout_ms, NULL);
+	if (mc == CURLM_OK && nwait > 0)
+		xfer_linger_end(x);
 	if (mc == CURLM_OK)
 		mc = curl_multi_perform(x->multi, &running);
 	if (mc != CURLM_OK) {
@@ -440,8 +757,11 @@ xfer_pump(struct xfer *x, int timeout_ms)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &slot);
-		if (slot != NULL && slot->busy)
-			xfer_finish(x, slot, msg->data.result);
+		if (slot == NULL || !slot->busy)
+			continue;
+		if (msg->data.result == CURLE_OK)
+			xfer_note_reply(x, slot);
+		xfer_finish(x, slot, msg->data.result);
 	}
 	return 0;
 }
