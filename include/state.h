@@ -188,18 +188,21 @@ int state_scan_add(struct state *st, const char *job, const char *parent,
  * since the last state_scan_reset, kept in memory so that taking the next
  * one costs no query of the table.
  *
- * Claim the oldest row in waiting whose retry time has come (not_before <=
- * now, both in milliseconds since the epoch): fills *row (free with
- * state_scan_row_clear) and returns 1, 0 when none, -1 on error.  The row
- * is in flight until its next state_scan_set, _set_type or _forget; it is
- * not handed out again meanwhile.
+ * Claim the next row in waiting that may run now (not_before <= now, both
+ * in milliseconds since the epoch): rows whose retry time has come first,
+ * soonest first, then the others in the order they were put there.  Fills
+ * *row (free with state_scan_row_clear) and returns 1, 0 when none, -1 on
+ * error (also once the queue has lost a row to a lack of memory).  The
+ * row is in flight until its next state_scan_set, _set_type or _forget;
+ * it is not handed out again meanwhile.
  */
 int state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
     struct scan_row *row);
 
 /*
- * When the next unclaimed row in waiting is due (0: at once): 1 with *when
- * set, 0 when there is none, -1 on error.
+ * When the next unclaimed row in waiting is due (0: at once, which may
+ * also be a row that has left the state since: state_scan_claim then
+ * finds none): 1 with *when set, 0 when there is none, -1 on error.
  */
 int state_scan_next_retry(struct state *st, enum scan_state waiting,
     int64_t *when);

@@ -231,9 +231,10 @@ struct state_retry {
 
 /*
  * The rows put in one waiting state, by id: those due at once in order
- * (due[head] is the oldest), and the few that wait for a retry.  An id
- * whose row has left the state since is skipped when it comes up (the
- * table says where the row is), so leaving a state costs nothing here.
+ * (due[head] is the oldest), and those that wait for a retry, a heap by
+ * (at, id).  An id whose row has left the state since, or was put back
+ * with another time, is skipped when it comes up (the table says where
+ * the row is), so leaving a state costs nothing here.
  */
 struct state_queue {
 	int64_t		*due;
@@ -257,6 +258,7 @@ struct state {
 	struct state_queue queue[STATE_QUEUES];
 	int64_t		*claimed;
 	size_t		 nclaimed, capclaimed;
+	bool		 queue_lost;	/* out of memory lost a row of it */
 };
 
 static void state_queue_clear(struct state *);
@@ -806,6 +808,46 @@ state_queue_clear(struct state *st)
 	free(st->claimed);
 	st->claimed = NULL;
 	st->nclaimed = st->capclaimed = 0;
+	st->queue_lost = false;
+}
+
+static bool
+state_retry_before(const struct state_retry *a, const struct state_retry *b)
+{
+	return a->at < b->at || (a->at == b->at && a->id < b->id);
+}
+
+/* Add r to q's heap of retries (room made by the caller). */
+static void
+state_retry_push(struct state_queue *q, struct state_retry r)
+{
+	size_t i = q->nlater++, up;
+
+	while (i > 0 && state_retry_before(&r, &q->later[up = (i - 1) / 2])) {
+		q->later[i] = q->later[up];
+		i = up;
+	}
+	q->later[i] = r;
+}
+
+/* Drop the soonest retry of q's heap (not empty). */
+static void
+state_retry_pop(struct state_queue *q)
+{
+	struct state_retry last = q->later[--q->nlater];
+	size_t i = 0, c;
+
+	while ((c = 2 * i + 1) < q->nlater) {
+		if (c + 1 < q->nlater &&
+		    state_retry_before(&q->later[c + 1], &q->later[c]))
+			c++;
+		if (!state_retry_before(&q->later[c], &last))
+			break;
+		q->later[i] = q->later[c];
+		i = c;
+	}
+	if (q->nlater > 0)
+		q->later[i] = last;
 }
 
 /*
@@ -829,24 +871,29 @@ state_grow(void *v, size_t *cap, size_t n, size_t size)
 	return nv;
 }
 
-/* Row id was put in state, due at at (0: at once). */
+/*
+ * Row id was put in state, due at at (0: at once).  Out of memory, the
+ * row is in the table but not in the queue: the run cannot go on as if
+ * it were done (queue_lost makes the queue answer -1 from then on).
+ */
 static int
 state_queue_put(struct state *st, int64_t id, enum scan_state state,
     int64_t at)
 {
 	struct state_queue *q = state_queue_of(st, state);
-	struct state_retry *later;
+	struct state_retry *later, r = { id, at };
 	int64_t *due;
 
 	if (q == NULL)
 		return 0;
 	if (at > 0) {
 		if ((later = state_grow(q->later, &q->caplater, q->nlater,
-		    sizeof(*later))) == NULL)
+		    sizeof(*later))) == NULL) {
+			st->queue_lost = true;
 			return -1;
+		}
 		q->later = later;
-		q->later[q->nlater].id = id;
-		q->later[q->nlater++].at = at;
+		state_retry_push(q, r);
 		return 0;
 	}
 	if (q->head == q->len)
@@ -857,31 +904,26 @@ state_queue_put(struct state *st, int64_t id, enum scan_state state,
 		q->len -= q->head;
 		q->head = 0;
 	}
-	if ((due = state_grow(q->due, &q->cap, q->len, sizeof(*due))) == NULL)
+	if ((due = state_grow(q->due, &q->cap, q->len, sizeof(*due))) == NULL) {
+		st->queue_lost = true;
 		return -1;
+	}
 	q->due = due;
 	q->due[q->len++] = id;
 	return 0;
 }
 
-/* Row id changes state: no longer claimed, nor waiting for a retry. */
+/* Row id changes state: no longer claimed. */
 static void
 state_queue_release(struct state *st, int64_t id)
 {
-	struct state_queue *q;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < st->nclaimed; i++)
 		if (st->claimed[i] == id) {
 			st->claimed[i] = st->claimed[--st->nclaimed];
 			break;
 		}
-	for (i = 0; i < STATE_QUEUES; i++) {
-		q = &st->queue[i];
-		for (j = 0; j < q->nlater; j++)
-			if (q->later[j].id == id)
-				q->later[j--] = q->later[--q->nlater];
-	}
 }
 
 static bool
@@ -895,19 +937,13 @@ state_claimed(const struct state *st, int64_t id)
 	return false;
 }
 
-/* Take the next id of q due at now, oldest retry first: 1, or 0. */
+/* Take the next id of q due at now, retries first: 1, or 0. */
 static int
 state_queue_take(struct state_queue *q, int64_t now, int64_t *id)
 {
-	size_t i, best = q->nlater;
-
-	for (i = 0; i < q->nlater; i++)
-		if (q->later[i].at <= now &&
-		    (best == q->nlater || q->later[i].id < q->later[best].id))
-			best = i;
-	if (best < q->nlater) {
-		*id = q->later[best].id;
-		q->later[best] = q->later[--q->nlater];
+	if (q->nlater > 0 && q->later[0].at <= now) {
+		*id = q->later[0].id;
+		state_retry_pop(q);
 		return 1;
 	}
 	if (q->head < q->len) {
@@ -1012,6 +1048,22 @@ state_scan_row_clear(struct scan_row *row)
 	row->link_target = NULL;
 }
 
+/* Is q (of waiting) a queue to take from?  0, or -1 after saying why. */
+static int
+state_queue_usable(const struct state *st, const struct state_queue *q,
+    enum scan_state waiting)
+{
+	if (q == NULL) {
+		log_err("state %d is not a queue", (int)waiting);
+		return -1;
+	}
+	if (st->queue_lost) {
+		log_err("the work queue lost a row (out of memory)");
+		return -1;
+	}
+	return 0;
+}
+
 /* Claim the next row due in waiting (see state.h): 1, 0 none, -1. */
 int
 state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
@@ -1022,11 +1074,8 @@ state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
 	int64_t id, *claimed;
 	int rc;
 
-	if (q == NULL) {
-		log_err("state %d is not a queue", (int)waiting);
-		return -1;
-	}
-	if ((s = state_stmt(st, ST_SCAN_GET)) == NULL)
+	if (state_queue_usable(st, q, waiting) == -1 ||
+	    (s = state_stmt(st, ST_SCAN_GET)) == NULL)
 		return -1;
 	while (state_queue_take(q, now, &id)) {
 		if (state_claimed(st, id))
@@ -1064,20 +1113,35 @@ state_scan_next_retry(struct state *st, enum scan_state waiting,
     int64_t *when)
 {
 	struct state_queue *q = state_queue_of(st, waiting);
-	size_t i;
+	sqlite3_stmt *s;
+	int rc;
 
-	if (q == NULL) {
-		log_err("state %d is not a queue", (int)waiting);
+	if (state_queue_usable(st, q, waiting) == -1)
 		return -1;
-	}
 	if (q->head < q->len) {
 		*when = 0;
 		return 1;
 	}
-	for (i = 0; i < q->nlater; i++)
-		if (i == 0 || q->later[i].at < *when)
-			*when = q->later[i].at;
-	return q->nlater > 0;
+	/* The soonest retry whose row still waits for it. */
+	while (q->nlater > 0) {
+		if ((s = state_stmt(st, ST_SCAN_GET)) == NULL)
+			return -1;
+		sqlite3_bind_int64(s, 1, q->later[0].id);
+		sqlite3_bind_int(s, 2, (int)waiting);
+		sqlite3_bind_int64(s, 3, q->later[0].at);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc == SQLITE_ROW) {
+			*when = q->later[0].at;
+			return 1;
+		}
+		if (rc != SQLITE_DONE) {
+			state_fail(st, "reading the work queue");
+			return -1;
+		}
+		state_retry_pop(q);
+	}
+	return 0;
 }
 
 /* Set a scan row's state, tries and retry time. */
@@ -1286,8 +1350,9 @@ state_staged_get(struct state *st, const char *job, const char *path,
 }
 
 /*
- * Insert (row->id <= 0, and set it) or update a staged row.  The id names
- * the file in incoming.  A new row may wait for the batch's commit: after
+ * Insert (row->id <= 0, and set it; 0) or update a staged row (0).  An
+ * insert for a path that has a row returns 1 with *row set to that row
+ * instead.  The id names the file in incoming.  A new row may wait for the batch's commit: after
  * a crash the file it named has no row, is removed as an orphan, and a
  * row that reuses the id starts its file afresh (new rows truncate).  A
  * changed row is committed before any byte of the new version is written,

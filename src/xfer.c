@@ -622,6 +622,7 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	curl_slist_free_all(slot->quote);
 	slot->quote = NULL;
 	slot->busy = false;
+	slot->paused = false;
 	x->busy--;
 
 	memset(&r, 0, sizeof(r));
@@ -691,6 +692,9 @@ xfer_linger_end(struct xfer *x)
 	struct xfer_slot *slot;
 	unsigned int n = 0;
 	int64_t now = xfer_now_us();
+	CURLcode rc;
+	bool more;
+	char c;
 	int i;
 
 	for (i = 0; i < x->nslots; i++) {
@@ -700,24 +704,38 @@ xfer_linger_end(struct xfer *x)
 		if (x->waitfds[n++].revents == 0) {
 			if (now - slot->paused_at < xfer_linger_limit(x))
 				continue;
-			log_debug("no reply seen after a half-closed data "
-			    "connection; leaving downloads' ends to libcurl");
-			x->linger_off = true;
+			/*
+			 * Unless bytes past the listed size hold the server
+			 * up, the reply is not coming (or already in
+			 * libcurl's buffer): leave the ends to libcurl.
+			 */
+			more = recv(slot->data_fd, &c, 1, MSG_PEEK |
+			    MSG_DONTWAIT) > 0;
+			if (!more) {
+				log_debug("no reply seen after a half-closed "
+				    "data connection; leaving downloads' ends "
+				    "to libcurl");
+				x->linger_off = true;
+			}
 		}
 		slot->paused = false;
-		curl_easy_pause(slot->easy, CURLPAUSE_CONT);
+		/* Resuming hands on the held bytes: on_data may fail there. */
+		if ((rc = curl_easy_pause(slot->easy, CURLPAUSE_CONT)) !=
+		    CURLE_OK)
+			xfer_finish(x, slot, rc);
 	}
 }
 
 /* A download ended well: did its reply wait for our close (xfer_linger)? */
 static void
-xfer_note_reply(struct xfer *x, const struct xfer_slot *slot)
+xfer_note_reply(struct xfer *x, const struct xfer_slot *slot,
+    int64_t done_at)
 {
 	int64_t wait;
 
 	if (x->linger_on || slot->last_byte_at == 0)
 		return;
-	wait = xfer_now_us() - slot->last_byte_at;
+	wait = done_at - slot->last_byte_at;
 	if (wait < XFER_LATE_REPLY_US) {
 		x->prompt_replies++;
 		return;
@@ -739,6 +757,7 @@ xfer_pump(struct xfer *x, int timeout_ms)
 	CURLMsg *msg;
 	CURLMcode mc;
 	unsigned int nwait;
+	int64_t done_at;
 	int running, left;
 
 	nwait = xfer_linger_fds(x, &timeout_ms);
@@ -751,6 +770,7 @@ xfer_pump(struct xfer *x, int timeout_ms)
 		log_err("transfer engine: %s", curl_multi_strerror(mc));
 		return -1;
 	}
+	done_at = xfer_now_us();	/* before any on_done's own work */
 	while ((msg = curl_multi_info_read(x->multi, &left)) != NULL) {
 		struct xfer_slot *slot = NULL;
 
@@ -760,7 +780,7 @@ xfer_pump(struct xfer *x, int timeout_ms)
 		if (slot == NULL || !slot->busy)
 			continue;
 		if (msg->data.result == CURLE_OK)
-			xfer_note_reply(x, slot);
+			xfer_note_reply(x, slot, done_at);
 		xfer_finish(x, slot, msg->data.result);
 	}
 	return 0;

@@ -678,20 +678,33 @@ test_scan_queue(void **vfx)
 	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
 	    0);
 
-	/* The soonest of several retries; the older row first when both are due. */
-	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_PENDING, 2,
-	    now + 30), 0);
+	/* Retries by time, soonest first; the older row first at one time. */
 	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 2,
 	    now + 40), 0);
+	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_PENDING, 2,
+	    now + 30), 0);
 	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
 	    1);
 	assert_int_equal(when, now + 30);
 	claim_none(fx->st, SCAN_DIR_PENDING, now + 29);
-	claim_is(fx->st, SCAN_DIR_PENDING, now + 40, "a");
 	claim_is(fx->st, SCAN_DIR_PENDING, now + 40, "b");
-	/* A row set to another state leaves its retry behind. */
+	claim_is(fx->st, SCAN_DIR_PENDING, now + 40, "a");
+	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_PENDING, 3,
+	    now + 45), 0);
 	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 3,
+	    now + 45), 0);
+	claim_is(fx->st, SCAN_DIR_PENDING, now + 45, "a");
+	claim_is(fx->st, SCAN_DIR_PENDING, now + 45, "b");
+	/* Put back with a later time: the earlier one no longer counts... */
+	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 4,
 	    now + 50), 0);
+	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 4,
+	    now + 70), 0);
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
+	    1);
+	assert_int_equal(when, now + 70);
+	claim_none(fx->st, SCAN_DIR_PENDING, now + 69);
+	/* ...and a row set to another state leaves its retry behind. */
 	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_FAILED, 3, 0), 0);
 	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
 	    0);
@@ -767,6 +780,58 @@ test_scan_queue(void **vfx)
 	row.state = SCAN_DIR_PENDING;
 	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, NULL, &row), 0);
 	claim_is(fx->st, SCAN_DIR_PENDING, now, "a");
+}
+
+/* Many retries come back in the order of their times, then of ids. */
+static void
+test_scan_retry_order(void **vfx)
+{
+	struct fixture *fx = *vfx;
+	struct scan_row row, got;
+	int64_t now = T0, id[40], at[40], when, prev_at = 0, prev_id = 0;
+	char path[16];
+	int i, j;
+
+	assert_non_null(fx->st = state_open(fx->db, false));
+	memset(&row, 0, sizeof(row));
+	row.type = 'f';
+	row.size = 1;
+	row.state = SCAN_FILE_FETCH;
+	for (i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "f%02d", i);
+		assert_int_equal(state_scan_add(fx->st, JOB, "", path, NULL,
+		    NULL, &row), 0);
+	}
+	for (i = 0; i < 40; i++) {
+		assert_int_equal(state_scan_claim(fx->st, SCAN_FILE_FETCH, now,
+		    &got), 1);
+		id[i] = got.id;
+		state_scan_row_clear(&got);
+	}
+	/* Scattered times, some shared. */
+	for (i = 0; i < 40; i++) {
+		at[i] = now + 1 + (i * 17) % 13;
+		assert_int_equal(state_scan_set(fx->st, id[i], SCAN_FILE_FETCH,
+		    1, at[i]), 0);
+	}
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_FILE_FETCH, &when),
+	    1);
+	assert_int_equal(when, now + 1);
+	for (i = 0; i < 40; i++) {
+		assert_int_equal(state_scan_claim(fx->st, SCAN_FILE_FETCH,
+		    now + 100, &got), 1);
+		for (j = 0; j < 40 && id[j] != got.id; j++)
+			;
+		assert_true(j < 40);
+		assert_true(at[j] > prev_at ||
+		    (at[j] == prev_at && got.id > prev_id));
+		prev_at = at[j];
+		prev_id = got.id;
+		state_scan_row_clear(&got);
+	}
+	claim_none(fx->st, SCAN_FILE_FETCH, now + 100);
+	assert_int_equal(state_scan_next_retry(fx->st, SCAN_FILE_FETCH, &when),
+	    0);
 }
 
 /* What state_scan_foreach visited, one path per line. */
@@ -1478,6 +1543,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_retry_order,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_queue,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_foreach,
