@@ -142,9 +142,8 @@ fetch_on_data(void *arg, const char *buf, size_t len)
  * mark it staged.  (Its staged row is marked complete with all others at
  * the end of the transfers, in one statement; after a crash, a whole file
  * found unmarked is resumed at its end, which costs no data.)  Returns 0;
- * 1 when the file came up short (the server
- * ended the transfer early but said it was done: worth a resume); -1 with
- * the reason logged.
+ * 1 when the file came up short (the server ended the transfer early but
+ * said it was done: worth a resume); -1 with the reason logged.
  */
 static int
 fetch_complete(struct fetch *f, int64_t filetime)
@@ -491,8 +490,9 @@ quote_on_reply(void *arg, const char *line, size_t len)
 }
 
 /*
- * Start verb for the next row claimed from waiting on a free slot; on_done gets the struct quote.  Returns 1 when one was
- * started, 0 when none waits now, -1 on error.
+ * Start verb for the next row claimed from waiting on a free slot; on_done
+ * gets the struct quote.  Returns 1 when one was started, 0 when none
+ * waits now, -1 on error.
  */
 static int
 quote_start(struct run *r, enum scan_state waiting, const char *verb,

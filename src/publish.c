@@ -6,9 +6,10 @@
  * crash target holds old or new files, never torn ones, and a run is
  * recorded as done only once its names are on disk.  One syncfs instead
  * of an fsync per changed directory: one flush of the journal, not
- * hundreds.  A job with fsync: false skips the flushes and leaves that to the
- * file system (a crash may then leave files short, which the next run's
- * plan sees and fetches again); readers never see partial files anyway.
+ * hundreds.  A job with fsync: false skips the flushes and leaves that to
+ * the file system (a crash may then leave files short, which the next
+ * run's plan sees and fetches again); readers never see partial files
+ * anyway.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1064,45 +1064,63 @@ state_queue_usable(const struct state *st, const struct state_queue *q,
 	return 0;
 }
 
+/*
+ * Is row id still in waiting, due by at (it may have left the state, or
+ * been put back with a later time, since it was queued)?  1 with *row
+ * filled when row is not NULL, 0, or -1.
+ */
+static int
+state_scan_waits(struct state *st, int64_t id, enum scan_state waiting,
+    int64_t at, struct scan_row *row)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = state_stmt(st, ST_SCAN_GET)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, (int)waiting);
+	sqlite3_bind_int64(s, 3, at);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && row != NULL &&
+	    state_scan_read_row(s, row) == -1) {
+		state_scan_row_clear(row);
+		log_err("out of memory");
+		rc = SQLITE_NOMEM;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_NOMEM)
+		state_fail(st, "reading the work queue");
+	return -1;
+}
+
 /* Claim the next row due in waiting (see state.h): 1, 0 none, -1. */
 int
 state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
     struct scan_row *row)
 {
 	struct state_queue *q = state_queue_of(st, waiting);
-	sqlite3_stmt *s;
 	int64_t id, *claimed;
-	int rc;
+	int found;
 
-	if (state_queue_usable(st, q, waiting) == -1 ||
-	    (s = state_stmt(st, ST_SCAN_GET)) == NULL)
+	if (state_queue_usable(st, q, waiting) == -1)
 		return -1;
+	if ((claimed = state_grow(st->claimed, &st->capclaimed, st->nclaimed,
+	    sizeof(*claimed))) == NULL)
+		return -1;
+	st->claimed = claimed;
 	while (state_queue_take(q, now, &id)) {
 		if (state_claimed(st, id))
 			continue;
-		if ((claimed = state_grow(st->claimed, &st->capclaimed,
-		    st->nclaimed, sizeof(*claimed))) == NULL)
-			return -1;
-		st->claimed = claimed;
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_int(s, 2, (int)waiting);
-		sqlite3_bind_int64(s, 3, now);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW && state_scan_read_row(s, row) == -1) {
-			state_scan_row_clear(row);
-			log_err("out of memory");
-			rc = SQLITE_NOMEM;
+		if ((found = state_scan_waits(st, id, waiting, now, row)) != 0) {
+			if (found == 1)
+				st->claimed[st->nclaimed++] = id;
+			return found;
 		}
-		sqlite3_reset(s);
-		if (rc == SQLITE_ROW) {
-			st->claimed[st->nclaimed++] = id;
-			return 1;
-		}
-		if (rc != SQLITE_DONE) {
-			state_fail(st, "reading the work queue");
-			return -1;
-		}
-		/* The row left the state, or is back in it for a retry. */
 	}
 	return 0;
 }
@@ -1113,8 +1131,7 @@ state_scan_next_retry(struct state *st, enum scan_state waiting,
     int64_t *when)
 {
 	struct state_queue *q = state_queue_of(st, waiting);
-	sqlite3_stmt *s;
-	int rc;
+	int found;
 
 	if (state_queue_usable(st, q, waiting) == -1)
 		return -1;
@@ -1124,20 +1141,11 @@ state_scan_next_retry(struct state *st, enum scan_state waiting,
 	}
 	/* The soonest retry whose row still waits for it. */
 	while (q->nlater > 0) {
-		if ((s = state_stmt(st, ST_SCAN_GET)) == NULL)
-			return -1;
-		sqlite3_bind_int64(s, 1, q->later[0].id);
-		sqlite3_bind_int(s, 2, (int)waiting);
-		sqlite3_bind_int64(s, 3, q->later[0].at);
-		rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (rc == SQLITE_ROW) {
+		found = state_scan_waits(st, q->later[0].id, waiting,
+		    q->later[0].at, NULL);
+		if (found != 0) {
 			*when = q->later[0].at;
-			return 1;
-		}
-		if (rc != SQLITE_DONE) {
-			state_fail(st, "reading the work queue");
-			return -1;
+			return found;
 		}
 		state_retry_pop(q);
 	}
@@ -1352,11 +1360,12 @@ state_staged_get(struct state *st, const char *job, const char *path,
 /*
  * Insert (row->id <= 0, and set it; 0) or update a staged row (0).  An
  * insert for a path that has a row returns 1 with *row set to that row
- * instead.  The id names the file in incoming.  A new row may wait for the batch's commit: after
- * a crash the file it named has no row, is removed as an orphan, and a
- * row that reuses the id starts its file afresh (new rows truncate).  A
- * changed row is committed before any byte of the new version is written,
- * so a resume never appends one version to another.
+ * instead.  The id names the file in incoming.  A new row may wait for
+ * the batch's commit: after a crash the file it named has no row, is
+ * removed as an orphan, and a row that reuses the id starts its file
+ * afresh (new rows truncate).  A changed row is committed before any byte
+ * of the new version is written, so a resume never appends one version to
+ * another.
  */
 int
 state_staged_put(struct state *st, const char *job, const char *path,

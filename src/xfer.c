@@ -41,8 +41,7 @@ struct xfer_slot {
 	curl_socket_t	 data_fd;	/* the request's data socket */
 	int64_t		 received;	/* body bytes handed to on_data */
 	int64_t		 last_byte_at;	/* when they were all in (us), or 0 */
-	bool		 paused;	/* until the reply comes */
-	int64_t		 paused_at;	/* us, CLOCK_MONOTONIC */
+	bool		 paused;	/* since last_byte_at, until the reply */
 	curl_socket_t	 wait_fd;	/* the control socket it comes on */
 };
 
@@ -70,9 +69,12 @@ struct xfer {
 	int		 late_replies;	/* downloads whose reply came late */
 	int		 prompt_replies; /* and those whose reply did not */
 	int64_t		 late_us;	/* the longest wait for a late reply */
-	bool		 linger_on;	/* the server waits for our close */
-	bool		 linger_off;	/* the server did not answer a
-					   half-close: wait as libcurl does */
+	enum {
+		XFER_LINGER_UNKNOWN,	/* counting late and prompt replies */
+		XFER_LINGER_ON,		/* the server waits for our close */
+		XFER_LINGER_OFF		/* it did not answer a half-close:
+					   wait as libcurl does */
+	}		 linger;
 };
 
 /*
@@ -226,7 +228,7 @@ xfer_linger(struct xfer_slot *slot)
 	struct xfer *x = slot->x;
 	struct pollfd pfd;
 
-	if (!x->linger_on || x->linger_off || slot->data_fd == CURL_SOCKET_BAD ||
+	if (x->linger != XFER_LINGER_ON || slot->data_fd == CURL_SOCKET_BAD ||
 	    x->opts.tls_required || strncmp(slot->req.url, "ftps:", 5) == 0)
 		return false;
 	if ((pfd.fd = xfer_ctrl_fd(x, slot->ctrl_local)) == CURL_SOCKET_BAD ||
@@ -236,7 +238,6 @@ xfer_linger(struct xfer_slot *slot)
 	if (poll(&pfd, 1, 0) != 0)
 		return false;		/* the reply is there already */
 	slot->paused = true;
-	slot->paused_at = slot->last_byte_at;
 	slot->wait_fd = pfd.fd;
 	return true;
 }
@@ -674,7 +675,7 @@ xfer_linger_fds(struct xfer *x, int *timeout_ms)
 			continue;
 		if (n == 0)
 			now = xfer_now_us();
-		left = (slot->paused_at + xfer_linger_limit(x) - now + 999) /
+		left = (slot->last_byte_at + xfer_linger_limit(x) - now + 999) /
 		    1000;
 		if (left < *timeout_ms)
 			*timeout_ms = left > 0 ? (int)left : 0;
@@ -702,7 +703,7 @@ xfer_linger_end(struct xfer *x)
 		if (!slot->paused)
 			continue;
 		if (x->waitfds[n++].revents == 0) {
-			if (now - slot->paused_at < xfer_linger_limit(x))
+			if (now - slot->last_byte_at < xfer_linger_limit(x))
 				continue;
 			/*
 			 * Unless bytes past the listed size hold the server
@@ -715,7 +716,7 @@ xfer_linger_end(struct xfer *x)
 				log_debug("no reply seen after a half-closed "
 				    "data connection; leaving downloads' ends "
 				    "to libcurl");
-				x->linger_off = true;
+				x->linger = XFER_LINGER_OFF;
 			}
 		}
 		slot->paused = false;
@@ -733,7 +734,7 @@ xfer_note_reply(struct xfer *x, const struct xfer_slot *slot,
 {
 	int64_t wait;
 
-	if (x->linger_on || slot->last_byte_at == 0)
+	if (x->linger != XFER_LINGER_UNKNOWN || slot->last_byte_at == 0)
 		return;
 	wait = done_at - slot->last_byte_at;
 	if (wait < XFER_LATE_REPLY_US) {
@@ -745,7 +746,7 @@ xfer_note_reply(struct xfer *x, const struct xfer_slot *slot,
 	if (++x->late_replies < XFER_LATE_REPLIES ||
 	    x->late_replies <= x->prompt_replies)
 		return;
-	x->linger_on = true;
+	x->linger = XFER_LINGER_ON;
 	log_debug("the server answers a download only once its data "
 	    "connection is closed: closing it when the last byte is in");
 }

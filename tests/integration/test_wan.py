@@ -99,7 +99,7 @@ class TestWanProftpd(WanScenario, helpers.IntegrationTest):
                       + helpers.describe(result))
         # proftpd answers the half-close: no wait runs out.
         self.assertNotIn(GAVE_UP, result.stderr, helpers.describe(result))
-        # A second run starts over (the switch is per run) and changes nothing.
+        # A second run starts over (the switch is per run) and fetches the new file.
         helpers.write_tree(self.remote, {"d2/new": (content("new", 5000), BASE + 9)}, [])
         self.sync_exact()
 
