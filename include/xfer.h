@@ -51,7 +51,7 @@ struct xfer_req {
 	int		(*on_data)(void *arg, const char *buf, size_t len);
 	/* Each reply line from the server (optional). */
 	void		(*on_reply)(void *arg, const char *line, size_t len);
-	/* Called once, from xfer_pump or xfer_abort. */
+	/* Called once, from xfer_report (or xfer_pump) or xfer_abort. */
 	void		(*on_done)(void *arg, const struct xfer_result *r);
 	void		*arg;
 };
@@ -80,9 +80,21 @@ int xfer_busy(const struct xfer *x);
 int xfer_start(struct xfer *x, const struct xfer_req *req);
 
 /*
- * Wait up to timeout_ms for network activity, drive the transfers, and run
- * on_done for each that ended.  Returns 0 or -1.
+ * Wait up to timeout_ms for network activity and drive the transfers.  A
+ * request that ended frees its slot at once, but its on_done waits for
+ * xfer_report: the caller can first start the next requests, whose
+ * commands then go out before the ended ones' bookkeeping is done.
+ * Returns 0 or -1.
  */
+int xfer_drive(struct xfer *x, int timeout_ms);
+
+/*
+ * Send the commands of the requests started since xfer_drive, then run
+ * on_done for each request that ended.  Returns how many, or -1.
+ */
+int xfer_report(struct xfer *x);
+
+/* xfer_drive, then xfer_report.  Returns 0 or -1. */
 int xfer_pump(struct xfer *x, int timeout_ms);
 
 /* Stop every request in flight; each gets on_done with an abort code. */

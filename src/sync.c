@@ -161,9 +161,34 @@ sync_next_retry(struct run *r, int64_t *next)
 	return found;
 }
 
+/* Start the next piece of work on every free slot.  Returns 0 or -1. */
+static int
+sync_fill(struct run *r)
+{
+	int n;
+
+	while (xfer_idle(r->xfer) > 0) {
+		n = crawl_start_next(r);
+		if (n == 0)
+			n = fetch_start_check(r);
+		if (n == 0)
+			n = fetch_start_hash(r);
+		if (n == 0 && !r->dry)
+			n = fetch_start_next(r);
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+	}
+	return 0;
+}
+
 /*
  * Keep every connection busy until the tree is listed and every file
- * fetched (or given up), or a signal says stop.  Returns 0 or -1.
+ * fetched (or given up), or a signal says stop.  A connection whose
+ * request ended gets its next one before the ended one's bookkeeping
+ * (xfer_report), which then overlaps the next round trip.  Returns 0 or
+ * -1.
  */
 static int
 sync_loop(struct run *r)
@@ -176,19 +201,10 @@ sync_loop(struct run *r)
 			xfer_abort(r->xfer);
 			return 0;
 		}
-		while (xfer_idle(r->xfer) > 0) {
-			n = crawl_start_next(r);
-			if (n == 0)
-				n = fetch_start_check(r);
-			if (n == 0)
-				n = fetch_start_hash(r);
-			if (n == 0 && !r->dry)
-				n = fetch_start_next(r);
-			if (n == -1)
-				return -1;
-			if (n == 0)
-				break;
-		}
+		if (sync_fill(r) == -1 || (n = xfer_report(r->xfer)) == -1)
+			return -1;
+		if (n > 0)
+			continue;	/* the reports may have made work */
 		timeout = SYNC_TICK_MS;
 		if (xfer_busy(r->xfer) == 0) {
 			/* Nothing in flight: only retries that wait remain. */
@@ -200,7 +216,7 @@ sync_loop(struct run *r)
 			if (next > now && next - now < timeout)
 				timeout = (int)(next - now);
 		}
-		if (xfer_pump(r->xfer, timeout) == -1)
+		if (xfer_drive(r->xfer, timeout) == -1)
 			return -1;
 		if (state_checkpoint(r->state) == -1)
 			return -1;

@@ -32,7 +32,6 @@ struct xfer_slot {
 	struct xfer_req	 req;		/* the request in flight */
 	struct curl_slist *quote;
 	char		 errbuf[CURL_ERROR_SIZE];
-	char		 error[CURL_ERROR_SIZE + 64]; /* errbuf and the reply */
 	int		 data_failed;	/* on_data asked to stop */
 	/* Ending a download without stalling the others (xfer_linger). */
 	bool		 requesting;	/* connected: new sockets are data */
@@ -51,6 +50,13 @@ struct xfer_ctrl {
 	int		 local;
 };
 
+/* A request that ended, kept until xfer_report runs its on_done. */
+struct xfer_ended {
+	struct xfer_req	 req;
+	struct xfer_result r;
+	char		 error[CURL_ERROR_SIZE + 64]; /* r.error's text */
+};
+
 struct xfer {
 	CURLM		*multi;
 	struct xfer_slot *slots;
@@ -66,6 +72,8 @@ struct xfer {
 	struct xfer_ctrl *ctrl;		/* the open control sockets */
 	int		 nctrl, capctrl;
 	struct curl_waitfd *waitfds;	/* one per slot, for paused ones */
+	struct xfer_ended *ended;	/* oldest first, for xfer_report */
+	int		 nended, capended;
 	int		 late_replies;	/* downloads whose reply came late */
 	int		 prompt_replies; /* and those whose reply did not */
 	int64_t		 late_us;	/* the longest wait for a late reply */
@@ -393,6 +401,14 @@ xfer_new(const struct xfer_opts *o)
 	    (x->waitfds = calloc((size_t)x->nslots,
 	    sizeof(*x->waitfds))) == NULL)
 		goto oom;
+	/*
+	 * Between two reports each slot ends a request at most twice: once
+	 * in xfer_drive, and once more if restarted before xfer_report.
+	 */
+	x->capended = 2 * x->nslots;
+	if ((x->ended = calloc((size_t)x->capended,
+	    sizeof(*x->ended))) == NULL)
+		goto oom;
 	if ((x->multi = curl_multi_init()) == NULL)
 		goto oom;
 	/*
@@ -441,6 +457,7 @@ xfer_free(struct xfer *x)
 		curl_easy_cleanup(x->slots[i].easy);
 	free(x->slots);
 	free(x->waitfds);
+	free(x->ended);
 	free(x->ctrl);
 	if (x->password)
 		memset(x->password, 0, strlen(x->password));
@@ -604,18 +621,41 @@ xfer_refused(CURLcode code)
 	}
 }
 
-/* Take slot out of the multi handle and report how it ended. */
+/* Run on_done of the requests that ended, oldest first. */
+static void
+xfer_deliver(struct xfer *x)
+{
+	struct xfer_ended e;
+
+	/* Taken off first: an on_done may end (and queue) more requests. */
+	while (x->nended > 0) {
+		e = x->ended[0];
+		memmove(&x->ended[0], &x->ended[1],
+		    (size_t)--x->nended * sizeof(x->ended[0]));
+		e.r.error = e.error;
+		e.req.on_done(e.req.arg, &e.r);
+	}
+}
+
+/*
+ * Take slot out of the multi handle and queue how its request ended for
+ * xfer_report: the slot is free for the next request at once.
+ */
 static void
 xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 {
-	struct xfer_result r;
-	struct xfer_req req = slot->req;
+	struct xfer_ended *e;
+	const char *why;
 	curl_off_t bytes = 0, filetime = -1;
 	long reply = 0;
 
+	if (x->nended == x->capended)
+		xfer_deliver(x);	/* never reached by xfer_pump's order */
+	e = &x->ended[x->nended++];
+	e->req = slot->req;
 	curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &reply);
 	curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T, &bytes);
-	if (req.want_filetime)
+	if (e->req.want_filetime)
 		curl_easy_getinfo(slot->easy, CURLINFO_FILETIME_T, &filetime);
 	curl_multi_remove_handle(x->multi, slot->easy);
 	/* The handle lives on: it must not keep a pointer to freed memory. */
@@ -626,23 +666,22 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	slot->paused = false;
 	x->busy--;
 
-	memset(&r, 0, sizeof(r));
-	r.code = (int)code;
-	r.reply = reply;
-	r.bytes = (int64_t)bytes;
-	r.filetime = (int64_t)filetime;
-	r.error = slot->errbuf[0] ? slot->errbuf : curl_easy_strerror(code);
+	memset(&e->r, 0, sizeof(e->r));
+	e->r.code = (int)code;
+	e->r.reply = reply;
+	e->r.bytes = (int64_t)bytes;
+	e->r.filetime = (int64_t)filetime;
+	why = slot->errbuf[0] ? slot->errbuf : curl_easy_strerror(code);
 	/* libcurl's words for a reply can mislead (421 reads "timeout"). */
-	if (code != CURLE_OK && reply >= 400) {
-		snprintf(slot->error, sizeof(slot->error), "%s (server reply %ld)",
-		    r.error, reply);
-		r.error = slot->error;
-	}
-	r.transient = code != CURLE_OK && !slot->data_failed &&
+	if (code != CURLE_OK && reply >= 400)
+		snprintf(e->error, sizeof(e->error), "%s (server reply %ld)",
+		    why, reply);
+	else
+		snprintf(e->error, sizeof(e->error), "%s", why);
+	e->r.transient = code != CURLE_OK && !slot->data_failed &&
 	    xfer_transient(code, reply);
-	r.refused_connect = xfer_refused(code);
-	r.quote_rejected = code == CURLE_QUOTE_ERROR;
-	req.on_done(req.arg, &r);
+	e->r.refused_connect = xfer_refused(code);
+	e->r.quote_rejected = code == CURLE_QUOTE_ERROR;
 }
 
 /* How long a paused download waits for its reply (XFER_LINGER_WAITS). */
@@ -751,27 +790,20 @@ xfer_note_reply(struct xfer *x, const struct xfer_slot *slot,
 	    "connection is closed: closing it when the last byte is in");
 }
 
-/* Wait for activity, drive the transfers, report those that ended. */
-int
-xfer_pump(struct xfer *x, int timeout_ms)
+/* Let libcurl do what it can without waiting; queue the ended requests. */
+static int
+xfer_perform(struct xfer *x)
 {
 	CURLMsg *msg;
 	CURLMcode mc;
-	unsigned int nwait;
 	int64_t done_at;
 	int running, left;
 
-	nwait = xfer_linger_fds(x, &timeout_ms);
-	mc = curl_multi_poll(x->multi, x->waitfds, nwait, timeout_ms, NULL);
-	if (mc == CURLM_OK && nwait > 0)
-		xfer_linger_end(x);
-	if (mc == CURLM_OK)
-		mc = curl_multi_perform(x->multi, &running);
-	if (mc != CURLM_OK) {
+	if ((mc = curl_multi_perform(x->multi, &running)) != CURLM_OK) {
 		log_err("transfer engine: %s", curl_multi_strerror(mc));
 		return -1;
 	}
-	done_at = xfer_now_us();	/* before any on_done's own work */
+	done_at = xfer_now_us();
 	while ((msg = curl_multi_info_read(x->multi, &left)) != NULL) {
 		struct xfer_slot *slot = NULL;
 
@@ -787,6 +819,49 @@ xfer_pump(struct xfer *x, int timeout_ms)
 	return 0;
 }
 
+/* Wait for activity and drive the transfers; see xfer_report. */
+int
+xfer_drive(struct xfer *x, int timeout_ms)
+{
+	CURLMcode mc;
+	unsigned int nwait;
+
+	nwait = xfer_linger_fds(x, &timeout_ms);
+	mc = curl_multi_poll(x->multi, x->waitfds, nwait, timeout_ms, NULL);
+	if (mc != CURLM_OK) {
+		log_err("transfer engine: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	if (nwait > 0)
+		xfer_linger_end(x);
+	return xfer_perform(x);
+}
+
+/*
+ * Drive the transfers once more, so that requests started since go out
+ * (and a data connection made since gets its command), then report the
+ * requests that ended: on_done's work waits on no connection.
+ */
+int
+xfer_report(struct xfer *x)
+{
+	int rc, n;
+
+	rc = xfer_perform(x);
+	n = x->nended;
+	xfer_deliver(x);
+	return rc == -1 ? -1 : n;
+}
+
+/* Wait for activity, drive the transfers, report those that ended. */
+int
+xfer_pump(struct xfer *x, int timeout_ms)
+{
+	if (xfer_drive(x, timeout_ms) == -1 || xfer_report(x) == -1)
+		return -1;
+	return 0;
+}
+
 /* Stop every request in flight, each reported as aborted. */
 void
 xfer_abort(struct xfer *x)
@@ -797,4 +872,5 @@ xfer_abort(struct xfer *x)
 		if (x->slots[i].busy)
 			xfer_finish(x, &x->slots[i],
 			    CURLE_ABORTED_BY_CALLBACK);
+	xfer_deliver(x);
 }
