@@ -80,8 +80,9 @@ int xfer_busy(const struct xfer *x);
 int xfer_start(struct xfer *x, const struct xfer_req *req);
 
 /*
- * Wait up to timeout_ms for network activity and drive the transfers.  A
- * request that ended frees its slot at once, but its on_done waits for
+ * Wait up to timeout_ms for network activity, and let libcurl act on one
+ * ready socket (the caller comes back at once for the next).  A request
+ * that ended frees its slot at once, but its on_done waits for
  * xfer_report: the caller can first start the next requests, whose
  * commands then go out before the ended ones' bookkeeping is done.
  * Returns 0 or -1.

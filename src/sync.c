@@ -205,6 +205,10 @@ sync_loop(struct run *r)
 			return -1;
 		if (n > 0)
 			continue;	/* the reports may have made work */
+		/* The next requests are out: a due commit delays no command. */
+		if (state_checkpoint(r->state) == -1)
+			return -1;
+		progress_draw(&r->progress);
 		timeout = SYNC_TICK_MS;
 		if (xfer_busy(r->xfer) == 0) {
 			/* Nothing in flight: only retries that wait remain. */
@@ -218,9 +222,6 @@ sync_loop(struct run *r)
 		}
 		if (xfer_drive(r->xfer, timeout) == -1)
 			return -1;
-		if (state_checkpoint(r->state) == -1)
-			return -1;
-		progress_draw(&r->progress);
 	}
 }
 

@@ -1,6 +1,9 @@
 /*
- * xfer.c: libcurl's multi interface driven as one loop: curl_multi_poll,
- * curl_multi_perform, then drain curl_multi_info_read.  Each slot keeps
+ * xfer.c: libcurl's multi interface driven by our own poll loop through
+ * its socket API: libcurl names the sockets it waits on, and each ready
+ * one is handed back alone (xfer_drive), so a connection's next command
+ * never waits for the other connections' replies to be processed.  Each
+ * slot keeps
  * its easy handle for the whole run; the multi handle's connection cache,
  * capped at one connection per slot, keeps the control connections logged
  * in between requests.  Against servers that answer a download only once
@@ -11,10 +14,12 @@
 
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,12 +47,21 @@ struct xfer_slot {
 	int64_t		 last_byte_at;	/* when they were all in (us), or 0 */
 	bool		 paused;	/* since last_byte_at, until the reply */
 	curl_socket_t	 wait_fd;	/* the control socket it comes on */
+	int		 nwatched;	/* sockets libcurl waits on for it */
+	bool		 nudged;	/* since it last had one (xfer_unstall) */
 };
 
 /* A control connection's socket and its local port (0: not read yet). */
 struct xfer_ctrl {
 	curl_socket_t	 fd;
 	int		 local;
+};
+
+/* A socket libcurl waits on (CURLMOPT_SOCKETFUNCTION). */
+struct xfer_watch {
+	curl_socket_t	 fd;
+	short		 events;	/* POLLIN and/or POLLOUT */
+	struct xfer_slot *slot;		/* whose request it serves */
 };
 
 /* A request that ended, kept until xfer_report runs its on_done. */
@@ -71,7 +85,12 @@ struct xfer {
 	bool		 closing;	/* closer runs: x->multi is its own */
 	struct xfer_ctrl *ctrl;		/* the open control sockets */
 	int		 nctrl, capctrl;
-	struct curl_waitfd *waitfds;	/* one per slot, for paused ones */
+	struct xfer_watch *watch;	/* libcurl's sockets */
+	int		 nwatch, capwatch;
+	struct pollfd	*pfds;		/* the watched, then the paused ones' */
+	int		 cappfds;
+	int		 next_ready;	/* where the search for one starts */
+	int64_t		 timer_at;	/* libcurl's timeout is due (us), or -1 */
 	struct xfer_ended *ended;	/* oldest first, for xfer_report */
 	int		 nended, capended;
 	int		 late_replies;	/* downloads whose reply came late */
@@ -314,6 +333,67 @@ xfer_debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
 	return 0;
 }
 
+/* libcurl's wish for socket fd: watch it for what, or no more. */
+static int
+xfer_socket_cb(CURL *easy, curl_socket_t fd, int what, void *clientp,
+    void *socketp)
+{
+	struct xfer *x = clientp;
+	struct xfer_slot *slot = NULL;
+	struct xfer_watch *w;
+	int i, n;
+
+	(void)socketp;
+	for (i = 0; i < x->nwatch; i++)
+		if (x->watch[i].fd == fd)
+			break;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < x->nwatch) {
+			if (x->watch[i].slot != NULL)
+				x->watch[i].slot->nwatched--;
+			x->watch[i] = x->watch[--x->nwatch];
+		}
+		return 0;
+	}
+	if (i == x->nwatch) {
+		if (x->nwatch == x->capwatch) {
+			n = x->capwatch ? x->capwatch * 2 : 4 * x->nslots;
+			if ((w = reallocarray(x->watch, (size_t)n,
+			    sizeof(*w))) == NULL) {
+				log_err("out of memory");
+				return -1;	/* fails the transfer */
+			}
+			x->watch = w;
+			x->capwatch = n;
+		}
+		x->watch[x->nwatch].fd = fd;
+		x->watch[x->nwatch++].slot = NULL;
+	}
+	x->watch[i].events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
+	    (what & CURL_POLL_OUT ? POLLOUT : 0));
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, &slot);
+	if (x->watch[i].slot != slot) {
+		if (x->watch[i].slot != NULL)
+			x->watch[i].slot->nwatched--;
+		if ((x->watch[i].slot = slot) != NULL)
+			slot->nwatched++;
+	}
+	if (slot != NULL)
+		slot->nudged = false;
+	return 0;
+}
+
+/* libcurl's wish to be called back in timeout_ms (-1: never). */
+static int
+xfer_timer_cb(CURLM *multi, long timeout_ms, void *clientp)
+{
+	struct xfer *x = clientp;
+
+	(void)multi;
+	x->timer_at = timeout_ms < 0 ? -1 : xfer_now_us() + timeout_ms * 1000;
+	return 0;
+}
+
 /*
  * Set the options every request shares, once per slot: a request then sets
  * only its own (xfer_start), instead of curl_easy_reset and all again.
@@ -397,9 +477,7 @@ xfer_new(const struct xfer_opts *o)
 	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL) ||
 	    (o->netrc_file && (x->netrc_file = strdup(o->netrc_file)) == NULL))
 		goto oom;
-	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL ||
-	    (x->waitfds = calloc((size_t)x->nslots,
-	    sizeof(*x->waitfds))) == NULL)
+	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL)
 		goto oom;
 	/*
 	 * Between two reports each slot ends a request at most twice: once
@@ -420,6 +498,11 @@ xfer_new(const struct xfer_opts *o)
 	curl_multi_setopt(x->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)x->nslots);
 	curl_multi_setopt(x->multi, CURLMOPT_MAXCONNECTS, (long)x->nslots);
+	x->timer_at = -1;
+	curl_multi_setopt(x->multi, CURLMOPT_SOCKETFUNCTION, xfer_socket_cb);
+	curl_multi_setopt(x->multi, CURLMOPT_SOCKETDATA, x);
+	curl_multi_setopt(x->multi, CURLMOPT_TIMERFUNCTION, xfer_timer_cb);
+	curl_multi_setopt(x->multi, CURLMOPT_TIMERDATA, x);
 	x->opts.user = x->user;
 	x->opts.password = x->password;
 	x->opts.ca_file = x->ca_file;
@@ -456,7 +539,8 @@ xfer_free(struct xfer *x)
 	for (i = 0; x->slots && i < x->nslots; i++)
 		curl_easy_cleanup(x->slots[i].easy);
 	free(x->slots);
-	free(x->waitfds);
+	free(x->watch);
+	free(x->pfds);
 	free(x->ended);
 	free(x->ctrl);
 	if (x->password)
@@ -540,6 +624,7 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 	slot->received = 0;
 	slot->last_byte_at = 0;
 	slot->paused = false;
+	slot->nudged = false;
 	if (req->quote != NULL &&
 	    (slot->quote = curl_slist_append(NULL, req->quote)) == NULL) {
 		log_err("out of memory");
@@ -696,17 +781,15 @@ xfer_linger_limit(const struct xfer *x)
 }
 
 /*
- * The paused downloads' control sockets, for curl_multi_poll: returns how
- * many, in x->waitfds by slot order, and shortens *timeout_ms to the first
- * that stops waiting.
+ * The paused downloads' control sockets, into pfd by slot order: returns
+ * how many, and shortens *timeout_ms to the first that stops waiting.
  */
-static unsigned int
-xfer_linger_fds(struct xfer *x, int *timeout_ms)
+static int
+xfer_linger_fds(struct xfer *x, struct pollfd *pfd, int *timeout_ms)
 {
 	struct xfer_slot *slot;
-	unsigned int n = 0;
 	int64_t now = 0, left;
-	int i;
+	int i, n = 0;
 
 	for (i = 0; i < x->nslots; i++) {
 		slot = &x->slots[i];
@@ -718,30 +801,32 @@ xfer_linger_fds(struct xfer *x, int *timeout_ms)
 		    1000;
 		if (left < *timeout_ms)
 			*timeout_ms = left > 0 ? (int)left : 0;
-		x->waitfds[n].fd = slot->wait_fd;
-		x->waitfds[n].events = CURL_WAIT_POLLIN;
-		x->waitfds[n++].revents = 0;
+		pfd[n].fd = slot->wait_fd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
 	}
 	return n;
 }
 
-/* Resume the paused downloads whose reply came, or that waited enough. */
+/*
+ * Resume the paused downloads whose reply came (pfd, from
+ * xfer_linger_fds), or that waited enough.
+ */
 static void
-xfer_linger_end(struct xfer *x)
+xfer_linger_end(struct xfer *x, const struct pollfd *pfd)
 {
 	struct xfer_slot *slot;
-	unsigned int n = 0;
 	int64_t now = xfer_now_us();
 	CURLcode rc;
 	bool more;
 	char c;
-	int i;
+	int i, n = 0;
 
 	for (i = 0; i < x->nslots; i++) {
 		slot = &x->slots[i];
 		if (!slot->paused)
 			continue;
-		if (x->waitfds[n++].revents == 0) {
+		if (pfd[n++].revents == 0) {
 			if (now - slot->last_byte_at < xfer_linger_limit(x))
 				continue;
 			/*
@@ -790,16 +875,47 @@ xfer_note_reply(struct xfer *x, const struct xfer_slot *slot,
 	    "connection is closed: closing it when the last byte is in");
 }
 
-/* Let libcurl do what it can without waiting; queue the ended requests. */
+/*
+ * libcurl 7.88 can leave a request with no socket to wait on and no
+ * timeout but the connect timeout: when the reply to EPSV comes within
+ * the call that sent it (a server close by), the request stops before
+ * connecting the data connection, which curl_multi_perform would start on
+ * its next pass but the socket API never asks for.  Pausing and resuming
+ * the transfer makes libcurl run it at once (its timeout is then due).
+ * Once per stall: a transfer that waits on a timer alone (a speed limit)
+ * has no socket either.
+ */
+static void
+xfer_unstall(struct xfer *x)
+{
+	struct xfer_slot *slot;
+	int i;
+
+	for (i = 0; i < x->nslots; i++) {
+		slot = &x->slots[i];
+		if (!slot->busy || slot->paused || slot->nwatched > 0 ||
+		    slot->nudged)
+			continue;
+		slot->nudged = true;
+		if (curl_easy_pause(slot->easy, CURLPAUSE_RECV) == CURLE_OK)
+			(void)curl_easy_pause(slot->easy, CURLPAUSE_CONT);
+	}
+}
+
+/*
+ * Hand libcurl one ready socket (or CURL_SOCKET_TIMEOUT), and queue the
+ * requests that ended for xfer_report.  Returns 0 or -1.
+ */
 static int
-xfer_perform(struct xfer *x)
+xfer_act(struct xfer *x, curl_socket_t fd, int ev)
 {
 	CURLMsg *msg;
 	CURLMcode mc;
 	int64_t done_at;
 	int running, left;
 
-	if ((mc = curl_multi_perform(x->multi, &running)) != CURLM_OK) {
+	if ((mc = curl_multi_socket_action(x->multi, fd, ev, &running)) !=
+	    CURLM_OK) {
 		log_err("transfer engine: %s", curl_multi_strerror(mc));
 		return -1;
 	}
@@ -816,38 +932,105 @@ xfer_perform(struct xfer *x)
 			xfer_note_reply(x, slot, done_at);
 		xfer_finish(x, slot, msg->data.result);
 	}
+	xfer_unstall(x);
 	return 0;
 }
 
-/* Wait for activity and drive the transfers; see xfer_report. */
-int
-xfer_drive(struct xfer *x, int timeout_ms)
+/* Run libcurl's timeout if it is due (a request just started is). */
+static int
+xfer_timeout(struct xfer *x)
 {
-	CURLMcode mc;
-	unsigned int nwait;
-
-	nwait = xfer_linger_fds(x, &timeout_ms);
-	mc = curl_multi_poll(x->multi, x->waitfds, nwait, timeout_ms, NULL);
-	if (mc != CURLM_OK) {
-		log_err("transfer engine: %s", curl_multi_strerror(mc));
-		return -1;
-	}
-	if (nwait > 0)
-		xfer_linger_end(x);
-	return xfer_perform(x);
+	if (x->timer_at == -1 || xfer_now_us() < x->timer_at)
+		return 0;
+	x->timer_at = -1;	/* libcurl sets the next one */
+	return xfer_act(x, CURL_SOCKET_TIMEOUT, 0);
 }
 
 /*
- * Drive the transfers once more, so that requests started since go out
- * (and a data connection made since gets its command), then report the
- * requests that ended: on_done's work waits on no connection.
+ * The ready socket to hand libcurl next, by index in x->pfds, or -1: they
+ * take turns, so that none starves (libcurl also watches a connected data
+ * socket for writing, which is always ready).
+ */
+static int
+xfer_pick_ready(struct xfer *x, int n)
+{
+	int i, k;
+
+	for (k = 0; k < n; k++) {
+		i = (x->next_ready + k) % n;
+		if (x->pfds[i].revents != 0) {
+			x->next_ready = i + 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Wait up to timeout_ms for one of libcurl's sockets, and hand it the
+ * first ready one only: the caller then starts the next request of a
+ * connection whose request ended before anything else is done.
+ */
+int
+xfer_drive(struct xfer *x, int timeout_ms)
+{
+	struct pollfd *pfds;
+	int64_t wait;
+	int i, n, nwait, ev;
+
+	if (x->cappfds < x->nwatch + x->nslots) {
+		n = x->nwatch + x->nslots;
+		if ((pfds = reallocarray(x->pfds, (size_t)n,
+		    sizeof(*pfds))) == NULL) {
+			log_err("out of memory");
+			return -1;
+		}
+		x->pfds = pfds;
+		x->cappfds = n;
+	}
+	for (n = 0; n < x->nwatch; n++) {
+		x->pfds[n].fd = x->watch[n].fd;
+		x->pfds[n].events = x->watch[n].events;
+		x->pfds[n].revents = 0;
+	}
+	nwait = xfer_linger_fds(x, x->pfds + n, &timeout_ms);
+	if (x->timer_at != -1) {
+		wait = (x->timer_at - xfer_now_us() + 999) / 1000;
+		if (wait < timeout_ms)
+			timeout_ms = wait > 0 ? (int)wait : 0;
+	}
+	if (poll(x->pfds, (nfds_t)(n + nwait), timeout_ms) == -1) {
+		if (errno == EINTR)
+			return 0;	/* a signal: the caller looks why */
+		log_err("transfer engine: poll: %s", strerror(errno));
+		return -1;
+	}
+	if (nwait > 0)
+		xfer_linger_end(x, x->pfds + n);
+	if ((i = xfer_pick_ready(x, n)) != -1) {
+		ev = 0;
+		if (x->pfds[i].revents & (POLLIN | POLLHUP))
+			ev |= CURL_CSELECT_IN;
+		if (x->pfds[i].revents & POLLOUT)
+			ev |= CURL_CSELECT_OUT;
+		if (x->pfds[i].revents & (POLLERR | POLLNVAL))
+			ev |= CURL_CSELECT_ERR;
+		if (xfer_act(x, x->pfds[i].fd, ev) == -1)
+			return -1;
+	}
+	return xfer_timeout(x);
+}
+
+/*
+ * Let the requests started since go out (libcurl starts them from its
+ * timeout), then report the requests that ended.
  */
 int
 xfer_report(struct xfer *x)
 {
 	int rc, n;
 
-	rc = xfer_perform(x);
+	rc = xfer_timeout(x);
 	n = x->nended;
 	xfer_deliver(x);
 	return rc == -1 ? -1 : n;
