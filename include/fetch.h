@@ -17,6 +17,13 @@
 int fetch_start_next(struct run *r);
 
 /*
+ * Open the files of the downloads fetch_start_next started first (their
+ * commands are out by now).  A file that cannot be opened fails its
+ * download.
+ */
+void fetch_open_started(struct run *r);
+
+/*
  * Start the next MDTM check (a same-size file whose LIST time can't tell
  * whether it changed) on a free slot.  Returns 1 when one was started, 0
  * when none waits now, -1 on error.

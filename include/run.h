@@ -35,6 +35,8 @@ struct run {
 	bool		 remote_unusable; /* connect, login or root listing failed */
 	bool		 staged_before;	/* incoming held files of the job when
 					   the run began (to resume or publish) */
+	struct fetch	*unopened;	/* downloads started before their file
+					   was opened (fetch_open_started) */
 	char		*message;	/* first fatal reason, owned */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	struct progress	 progress;	/* the terminal's status line */

@@ -38,7 +38,11 @@ struct fetch {
 	char		*url;
 	int		 write_errno;	/* a write failed */
 	bool		 too_long;	/* the server sent more than listed */
+	bool		 open_failed;	/* the staged file could not be opened */
+	struct fetch	*next_unopened;	/* in r->unopened while fd is -1 */
 };
+
+static int fetch_open_late(struct fetch *f);
 
 /* The name of staged file id in incoming. */
 void
@@ -47,11 +51,26 @@ fetch_staged_name(int64_t id, char *buf, size_t len)
 	snprintf(buf, len, "%lld", (long long)id);
 }
 
+/* Take f off its run's list of downloads whose file is not open yet. */
+static void
+fetch_forget_unopened(struct fetch *f)
+{
+	struct fetch **p;
+
+	for (p = &f->r->unopened; *p != NULL; p = &(*p)->next_unopened)
+		if (*p == f) {
+			*p = f->next_unopened;
+			f->next_unopened = NULL;
+			return;
+		}
+}
+
 static void
 fetch_free(struct fetch *f)
 {
 	if (f == NULL)
 		return;
+	fetch_forget_unopened(f);
 	if (f->fd != -1)
 		close(f->fd);
 	state_scan_row_clear(&f->row);
@@ -121,6 +140,8 @@ fetch_on_data(void *arg, const char *buf, size_t len)
 {
 	struct fetch *f = arg;
 
+	if (f->fd == -1 && fetch_open_late(f) == -1)
+		return -1;
 	/* A server may not push more than it listed into our disk. */
 	if (f->row.size >= 0 &&
 	    f->offset + f->written + (int64_t)len > f->row.size) {
@@ -195,6 +216,14 @@ fetch_on_done(void *arg, const struct xfer_result *res)
 	char detail[512];
 
 	r->counts.bytes += f->written;
+	/* A file opened late may not be open yet (an empty one never is). */
+	if (res->code == 0 && f->fd == -1)
+		(void)fetch_open_late(f);
+	if (f->open_failed) {
+		r->failed++;		/* fetch_open_staged said why */
+		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED, tries, 0);
+		goto out;
+	}
 	if (res->code == 0 && !f->too_long && f->write_errno == 0) {
 		switch (fetch_complete(f, res->filetime)) {
 		case 0:
@@ -332,6 +361,43 @@ fail:
 	return -1;
 }
 
+/*
+ * Open the staged file of a download that started without it (see
+ * fetch_start_next), before its first byte is written.  Returns 0, or -1
+ * with the download marked failed.
+ */
+static int
+fetch_open_late(struct fetch *f)
+{
+	fetch_forget_unopened(f);
+	if (f->open_failed || fetch_open_staged(f) == -1)
+		goto fail;
+	/* The transfer asked for byte 0 on: a partial found can't stay. */
+	if (f->offset != 0) {
+		if (ftruncate(f->fd, 0) == -1 || lseek(f->fd, 0, SEEK_SET) == -1) {
+			run_error(f->r, f->row.path, "incoming file %lld: %s",
+			    (long long)f->staged.id, strerror(errno));
+			goto fail;
+		}
+		f->offset = f->flushed = 0;
+	}
+	return 0;
+fail:
+	if (f->fd != -1) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	f->open_failed = true;
+	return -1;
+}
+
+void
+fetch_open_started(struct run *r)
+{
+	while (r->unopened != NULL)
+		(void)fetch_open_late(r->unopened);
+}
+
 /* Start the next waiting download. */
 int
 fetch_start_next(struct run *r)
@@ -339,6 +405,7 @@ fetch_start_next(struct run *r)
 	struct fetch *f;
 	struct xfer_req req;
 	int found;
+	bool late;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		log_err("out of memory");
@@ -352,7 +419,14 @@ fetch_start_next(struct run *r)
 		free(f);
 		return found;
 	}
-	if (fetch_open_staged(f) == -1) {
+	/*
+	 * With no file of the job staged when the run began, a first try
+	 * starts at byte 0: its command goes out first, and its file (a
+	 * statement and a file creation) is opened while the reply is on its
+	 * way (fetch_open_started).
+	 */
+	late = !r->staged_before && f->row.tries == 0 && f->row.size != 0;
+	if (!late && fetch_open_staged(f) == -1) {
 		r->failed++;
 		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED,
 		    f->row.tries + 1, 0);
@@ -363,7 +437,7 @@ fetch_start_next(struct run *r)
 	 * Nothing left to transfer (an empty file with an exact time, or a
 	 * partial that was in fact complete): no round trip needed.
 	 */
-	if (f->row.size >= 0 && f->offset == f->row.size &&
+	if (!late && f->row.size >= 0 && f->offset == f->row.size &&
 	    f->row.mtime_prec == MTIME_SECOND) {
 		if (fetch_complete(f, -1) == -1) {
 			r->failed++;
@@ -388,6 +462,10 @@ fetch_start_next(struct run *r)
 	req.arg = f;
 	if (xfer_start(r->xfer, &req) == -1)
 		goto fail;
+	if (late) {
+		f->next_unopened = r->unopened;
+		r->unopened = f;
+	}
 	log_debug("%s: fetching /%s", r->job->name, f->row.path);
 	progress_current(&r->progress, f->row.path);
 	return 1;

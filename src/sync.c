@@ -203,6 +203,7 @@ sync_loop(struct run *r)
 		}
 		if (sync_fill(r) == -1 || (n = xfer_report(r->xfer)) == -1)
 			return -1;
+		fetch_open_started(r);
 		if (n > 0)
 			continue;	/* the reports may have made work */
 		/* The next requests are out: a due commit delays no command. */
