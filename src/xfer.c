@@ -91,6 +91,7 @@ struct xfer {
 	int		 cappfds;
 	int		 next_ready;	/* where the search for one starts */
 	int64_t		 timer_at;	/* libcurl's timeout is due (us), or -1 */
+	curl_socket_t	 connecting;	/* a socket the last action began */
 	struct xfer_ended *ended;	/* oldest first, for xfer_report */
 	int		 nended, capended;
 	int		 late_replies;	/* downloads whose reply came late */
@@ -368,6 +369,8 @@ xfer_socket_cb(CURL *easy, curl_socket_t fd, int what, void *clientp,
 		}
 		x->watch[x->nwatch].fd = fd;
 		x->watch[x->nwatch++].slot = NULL;
+		if (what & CURL_POLL_OUT)
+			x->connecting = fd;
 	}
 	x->watch[i].events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
 	    (what & CURL_POLL_OUT ? POLLOUT : 0));
@@ -499,6 +502,7 @@ xfer_new(const struct xfer_opts *o)
 	    (long)x->nslots);
 	curl_multi_setopt(x->multi, CURLMOPT_MAXCONNECTS, (long)x->nslots);
 	x->timer_at = -1;
+	x->connecting = CURL_SOCKET_BAD;
 	curl_multi_setopt(x->multi, CURLMOPT_SOCKETFUNCTION, xfer_socket_cb);
 	curl_multi_setopt(x->multi, CURLMOPT_SOCKETDATA, x);
 	curl_multi_setopt(x->multi, CURLMOPT_TIMERFUNCTION, xfer_timer_cb);
@@ -967,6 +971,28 @@ xfer_pick_ready(struct xfer *x, int n)
 }
 
 /*
+ * A connection the last action began (a data connection, after a 229) is
+ * often made at once: then hand it to libcurl before any other socket's
+ * turn, so that its command (RETR) leaves now.
+ */
+static int
+xfer_act_connected(struct xfer *x)
+{
+	struct pollfd pfd;
+	int ev;
+
+	if ((pfd.fd = x->connecting) == CURL_SOCKET_BAD)
+		return 0;
+	x->connecting = CURL_SOCKET_BAD;
+	pfd.events = POLLOUT;
+	if (poll(&pfd, 1, 0) != 1)
+		return 0;
+	ev = pfd.revents & (POLLERR | POLLHUP | POLLNVAL) ? CURL_CSELECT_ERR :
+	    CURL_CSELECT_OUT;
+	return xfer_act(x, pfd.fd, ev);
+}
+
+/*
  * Wait up to timeout_ms for one of libcurl's sockets, and hand it the
  * first ready one only: the caller then starts the next request of a
  * connection whose request ended before anything else is done.
@@ -1015,7 +1041,9 @@ xfer_drive(struct xfer *x, int timeout_ms)
 			ev |= CURL_CSELECT_OUT;
 		if (x->pfds[i].revents & (POLLERR | POLLNVAL))
 			ev |= CURL_CSELECT_ERR;
-		if (xfer_act(x, x->pfds[i].fd, ev) == -1)
+		x->connecting = CURL_SOCKET_BAD;
+		if (xfer_act(x, x->pfds[i].fd, ev) == -1 ||
+		    xfer_act_connected(x) == -1)
 			return -1;
 	}
 	return xfer_timeout(x);
