@@ -37,6 +37,7 @@ struct run {
 					   the run began (to resume or publish) */
 	struct fetch	*unopened;	/* downloads started before their file
 					   was opened (fetch_open_started) */
+	bool		 open_first;	/* one failed so: no more of those */
 	char		*message;	/* first fatal reason, owned */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	struct progress	 progress;	/* the terminal's status line */

@@ -51,7 +51,11 @@ struct xfer_req {
 	int		(*on_data)(void *arg, const char *buf, size_t len);
 	/* Each reply line from the server (optional). */
 	void		(*on_reply)(void *arg, const char *line, size_t len);
-	/* Called once, from xfer_report (or xfer_pump) or xfer_abort. */
+	/*
+	 * Called once, from xfer_report (or xfer_pump) or xfer_abort; from
+	 * xfer_drive only if the callers skipped xfer_report (its queue is
+	 * full then).
+	 */
 	void		(*on_done)(void *arg, const struct xfer_result *r);
 	void		*arg;
 };

@@ -65,6 +65,7 @@ crawl_probe(struct run *r)
 {
 	struct probe *p;
 	struct xfer_req req;
+	bool failed = false;
 	int rc = -1;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -80,11 +81,10 @@ crawl_probe(struct run *r)
 	req.arg = p;
 	if (xfer_start(r->xfer, &req) == -1)
 		goto out;
-	while (!p->done && !*r->stop)
-		if (xfer_pump(r->xfer, 250) == -1)
-			goto out;
-	if (!p->done) {
-		xfer_abort(r->xfer);
+	while (!p->done && !*r->stop && !failed)
+		failed = xfer_pump(r->xfer, 250) == -1;
+	if (!p->done || failed) {
+		xfer_abort(r->xfer);	/* its on_done runs before p is freed */
 		goto out;
 	}
 	/* A server that rejects FEAT simply has no extensions. */
@@ -700,7 +700,7 @@ int
 crawl_ls(struct run *r)
 {
 	struct crawl_list *cl;
-	bool done = false;
+	bool done = false, failed = false;
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL ||
 	    (cl->dir.path = strdup("")) == NULL) {
@@ -717,10 +717,9 @@ crawl_ls(struct run *r)
 		crawl_list_free(cl);
 		return -1;
 	}
-	while (!done && !*r->stop)
-		if (xfer_pump(r->xfer, 250) == -1)
-			return -1;
+	while (!done && !*r->stop && !failed)
+		failed = xfer_pump(r->xfer, 250) == -1;
 	if (!done)
-		xfer_abort(r->xfer);
-	return r->remote_unusable ? -1 : 0;
+		xfer_abort(r->xfer);	/* its on_done needs done */
+	return failed || r->remote_unusable ? -1 : 0;
 }

@@ -219,7 +219,7 @@ fetch_on_done(void *arg, const struct xfer_result *res)
 	/* A file opened late may not be open yet (an empty one never is). */
 	if (res->code == 0 && f->fd == -1)
 		(void)fetch_open_late(f);
-	if (f->open_failed) {
+	if (f->open_failed && !*r->stop) {
 		r->failed++;		/* fetch_open_staged said why */
 		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED, tries, 0);
 		goto out;
@@ -388,6 +388,11 @@ fail:
 		f->fd = -1;
 	}
 	f->open_failed = true;
+	/*
+	 * Its transfer is aborted, and libcurl drops the connection with it:
+	 * the next files are opened before they start, costing no more.
+	 */
+	f->r->open_first = true;
 	return -1;
 }
 
@@ -425,7 +430,8 @@ fetch_start_next(struct run *r)
 	 * statement and a file creation) is opened while the reply is on its
 	 * way (fetch_open_started).
 	 */
-	late = !r->staged_before && f->row.tries == 0 && f->row.size != 0;
+	late = !r->staged_before && !r->open_first && f->row.tries == 0 &&
+	    f->row.size != 0;
 	if (!late && fetch_open_staged(f) == -1) {
 		r->failed++;
 		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED,

@@ -211,15 +211,15 @@ sync_loop(struct run *r)
 			return -1;
 		progress_draw(&r->progress);
 		timeout = SYNC_TICK_MS;
-		if (xfer_busy(r->xfer) == 0) {
-			/* Nothing in flight: only retries that wait remain. */
+		if (xfer_idle(r->xfer) > 0) {
+			/* A slot is free: wait no longer than the next retry. */
 			if ((n = sync_next_retry(r, &next)) == -1)
 				return -1;
-			if (n == 0)
-				return 0;
+			if (n == 0 && xfer_busy(r->xfer) == 0)
+				return 0;	/* nothing in flight or waiting */
 			now = run_now_ms();
-			if (next > now && next - now < timeout)
-				timeout = (int)(next - now);
+			if (n == 1 && next - now < timeout)
+				timeout = next > now ? (int)(next - now) : 1;
 		}
 		if (xfer_drive(r->xfer, timeout) == -1)
 			return -1;

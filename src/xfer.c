@@ -362,7 +362,7 @@ xfer_socket_cb(CURL *easy, curl_socket_t fd, int what, void *clientp,
 			if ((w = reallocarray(x->watch, (size_t)n,
 			    sizeof(*w))) == NULL) {
 				log_err("out of memory");
-				return -1;	/* fails the transfer */
+				return -1;	/* libcurl gives up: the run fails */
 			}
 			x->watch = w;
 			x->capwatch = n;
@@ -970,6 +970,21 @@ xfer_pick_ready(struct xfer *x, int n)
 	return -1;
 }
 
+/* What poll saw on a socket, in libcurl's terms. */
+static int
+xfer_events(short revents)
+{
+	int ev = 0;
+
+	if (revents & (POLLIN | POLLHUP))
+		ev |= CURL_CSELECT_IN;
+	if (revents & POLLOUT)
+		ev |= CURL_CSELECT_OUT;
+	if (revents & (POLLERR | POLLNVAL))
+		ev |= CURL_CSELECT_ERR;
+	return ev;
+}
+
 /*
  * A connection the last action began (a data connection, after a 229) is
  * often made at once: then hand it to libcurl before any other socket's
@@ -979,7 +994,6 @@ static int
 xfer_act_connected(struct xfer *x)
 {
 	struct pollfd pfd;
-	int ev;
 
 	if ((pfd.fd = x->connecting) == CURL_SOCKET_BAD)
 		return 0;
@@ -987,9 +1001,7 @@ xfer_act_connected(struct xfer *x)
 	pfd.events = POLLOUT;
 	if (poll(&pfd, 1, 0) != 1)
 		return 0;
-	ev = pfd.revents & (POLLERR | POLLHUP | POLLNVAL) ? CURL_CSELECT_ERR :
-	    CURL_CSELECT_OUT;
-	return xfer_act(x, pfd.fd, ev);
+	return xfer_act(x, pfd.fd, xfer_events(pfd.revents));
 }
 
 /*
@@ -1002,7 +1014,7 @@ xfer_drive(struct xfer *x, int timeout_ms)
 {
 	struct pollfd *pfds;
 	int64_t wait;
-	int i, n, nwait, ev;
+	int i, n, nwait;
 
 	if (x->cappfds < x->nwatch + x->nslots) {
 		n = x->nwatch + x->nslots;
@@ -1034,15 +1046,9 @@ xfer_drive(struct xfer *x, int timeout_ms)
 	if (nwait > 0)
 		xfer_linger_end(x, x->pfds + n);
 	if ((i = xfer_pick_ready(x, n)) != -1) {
-		ev = 0;
-		if (x->pfds[i].revents & (POLLIN | POLLHUP))
-			ev |= CURL_CSELECT_IN;
-		if (x->pfds[i].revents & POLLOUT)
-			ev |= CURL_CSELECT_OUT;
-		if (x->pfds[i].revents & (POLLERR | POLLNVAL))
-			ev |= CURL_CSELECT_ERR;
 		x->connecting = CURL_SOCKET_BAD;
-		if (xfer_act(x, x->pfds[i].fd, ev) == -1 ||
+		if (xfer_act(x, x->pfds[i].fd,
+		    xfer_events(x->pfds[i].revents)) == -1 ||
 		    xfer_act_connected(x) == -1)
 			return -1;
 	}
@@ -1068,9 +1074,13 @@ xfer_report(struct xfer *x)
 int
 xfer_pump(struct xfer *x, int timeout_ms)
 {
-	if (xfer_drive(x, timeout_ms) == -1 || xfer_report(x) == -1)
-		return -1;
-	return 0;
+	int rc;
+
+	/* Even after a failure the ended requests are reported. */
+	rc = xfer_drive(x, timeout_ms);
+	if (xfer_report(x) == -1)
+		rc = -1;
+	return rc;
 }
 
 /* Stop every request in flight, each reported as aborted. */

@@ -703,6 +703,27 @@ class TestWriteErrors(FaultTest):
         subprocess.run(["mount", "-o", "remount,size=16m", fs], check=True)
         self.sync_ok(" once there is room")
 
+    def test_unopenable_incoming_files_fail_without_reconnects(self):
+        """A staged file that cannot be created fails its download alone;
+        the others are tried on the same logged-in connections (a first
+        run opens staged files after the RETR is out, and a failure there
+        aborts a transfer, which costs libcurl its connection)."""
+        files = {"f%02d.txt" % i: (content("f%d" % i, 2000 + i), BASE + i) for i in range(12)}
+        self.setup_mirror(files, proxy=False, connections=3, retries=0)
+        # Staged files are named by id from 1: directories there make each open fail.
+        for i in range(1, 60):
+            os.makedirs(os.path.join(self.mirror.incoming, str(i)))
+        mark = self.server.mark()
+        result = self.mirror.sync()
+        self.assertNoCrash(result)
+        self.assertNotEqual(result.returncode, 0, "sync with unwritable incoming files\n"
+                            + self.context(result))
+        self.assertIn("is a directory", (result.stderr + result.stdout).lower(),
+                      "no clear error for the incoming files\n" + self.context(result))
+        logins = [c for c in self.server.commands(mark) if c.cmd == "USER"]
+        self.assertLessEqual(len(logins), 3 + 2, "a login per failed file: %d logins\n%s"
+                             % (len(logins), self.context(result)))
+
 
 # ======================================================================
 # empty, failed, truncated listings; max_delete
