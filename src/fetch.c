@@ -288,10 +288,11 @@ out:
 
 /*
  * Open the staged file for f->row: resume a partial of the same remote
- * version, or start a new one.  Returns 0 or -1.
+ * version, or start a new one; from_start (the transfer asked for byte 0
+ * on): start over in any case.  Returns 0 or -1.
  */
 static int
-fetch_open_staged(struct fetch *f)
+fetch_open_staged(struct fetch *f, bool from_start)
 {
 	struct run *r = f->r;
 	struct stat sb;
@@ -327,6 +328,8 @@ fetch_open_staged(struct fetch *f)
 		    state_commit(r->state) == -1)
 			return -1;
 	}
+	if (from_start)
+		flags |= O_TRUNC;
 	fetch_staged_name(f->staged.id, name, sizeof(name));
 	/*
 	 * 0644 less the umask: nothing of the remote mode is taken, and a
@@ -370,19 +373,8 @@ static int
 fetch_open_late(struct fetch *f)
 {
 	fetch_forget_unopened(f);
-	if (f->open_failed || fetch_open_staged(f) == -1)
-		goto fail;
-	/* The transfer asked for byte 0 on: a partial found can't stay. */
-	if (f->offset != 0) {
-		if (ftruncate(f->fd, 0) == -1 || lseek(f->fd, 0, SEEK_SET) == -1) {
-			run_error(f->r, f->row.path, "incoming file %lld: %s",
-			    (long long)f->staged.id, strerror(errno));
-			goto fail;
-		}
-		f->offset = f->flushed = 0;
-	}
-	return 0;
-fail:
+	if (!f->open_failed && fetch_open_staged(f, true) == 0)
+		return 0;
 	if (f->fd != -1) {
 		close(f->fd);
 		f->fd = -1;
@@ -432,7 +424,7 @@ fetch_start_next(struct run *r)
 	 */
 	late = !r->staged_before && !r->open_first && f->row.tries == 0 &&
 	    f->row.size != 0;
-	if (!late && fetch_open_staged(f) == -1) {
+	if (!late && fetch_open_staged(f, false) == -1) {
 		r->failed++;
 		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED,
 		    f->row.tries + 1, 0);

@@ -3,10 +3,9 @@
  * its socket API: libcurl names the sockets it waits on, and each ready
  * one is handed back alone (xfer_drive), so a connection's next command
  * never waits for the other connections' replies to be processed.  Each
- * slot keeps
- * its easy handle for the whole run; the multi handle's connection cache,
- * capped at one connection per slot, keeps the control connections logged
- * in between requests.  Against servers that answer a download only once
+ * slot keeps its easy handle for the whole run; the multi handle's
+ * connection cache, capped at one connection per slot, keeps the control
+ * connections logged in between requests.  Against servers that answer a download only once
  * the client has closed the data connection, the end of each download is
  * taken out of libcurl's blocking wait (xfer_linger).
  */
@@ -136,6 +135,26 @@ xfer_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * The array v of capacity *cap, with room for need elements of size
+ * (doubling, from 4 per slot): v itself, or moved, or NULL (v is then
+ * still valid).
+ */
+static void *
+xfer_grow(const struct xfer *x, void *v, int *cap, int need, size_t size)
+{
+	void *grown;
+	int n = *cap ? *cap : 4 * x->nslots;
+
+	if (need <= *cap)
+		return v;
+	while (n < need)
+		n *= 2;
+	if ((grown = reallocarray(v, (size_t)n, size)) != NULL)
+		*cap = n;
+	return grown;
+}
+
 /* The port of an IPv4 or IPv6 address, or -1. */
 static int
 xfer_addr_port(const struct sockaddr *sa)
@@ -162,7 +181,6 @@ xfer_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 	struct xfer *x = slot->x;
 	struct xfer_ctrl *ctrl;
 	curl_socket_t fd;
-	int n;
 
 	(void)purpose;
 	if ((fd = socket(a->family, a->socktype | SOCK_CLOEXEC,
@@ -172,15 +190,11 @@ xfer_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 		slot->data_fd = fd;
 		return fd;
 	}
-	if (x->nctrl == x->capctrl) {
-		n = x->capctrl ? x->capctrl * 2 : 2 * x->nslots;
-		/* Unrecorded, the socket only misses xfer_linger. */
-		if ((ctrl = reallocarray(x->ctrl, (size_t)n,
-		    sizeof(*ctrl))) == NULL)
-			return fd;
-		x->ctrl = ctrl;
-		x->capctrl = n;
-	}
+	/* Unrecorded, the socket only misses xfer_linger. */
+	if ((ctrl = xfer_grow(x, x->ctrl, &x->capctrl, x->nctrl + 1,
+	    sizeof(*ctrl))) == NULL)
+		return fd;
+	x->ctrl = ctrl;
 	x->ctrl[x->nctrl].fd = fd;
 	x->ctrl[x->nctrl++].local = 0;
 	return fd;
@@ -245,10 +259,10 @@ xfer_ctrl_fd(struct xfer *x, int port)
  * final reply only once the client has closed the data connection, and
  * libcurl 7.88 waits for that reply in a blocking poll: a round trip per
  * file in which no other connection moves.  With such a server (seen in
- * xfer_pump), half-close the data connection now and pause the transfer
- * until the reply is readable (xfer_pump watches for it); libcurl then
- * finds it there.  With TLS the data connection is not ours to
- * half-close.  Returns true when paused.
+ * xfer_note_reply), half-close the data connection now and pause the
+ * transfer until the reply is readable (xfer_drive watches for it);
+ * libcurl then finds it there.  With TLS the data connection is not ours
+ * to half-close.  Returns true when paused.
  */
 static bool
 xfer_linger(struct xfer_slot *slot)
@@ -342,7 +356,7 @@ xfer_socket_cb(CURL *easy, curl_socket_t fd, int what, void *clientp,
 	struct xfer *x = clientp;
 	struct xfer_slot *slot = NULL;
 	struct xfer_watch *w;
-	int i, n;
+	int i;
 
 	(void)socketp;
 	for (i = 0; i < x->nwatch; i++)
@@ -357,16 +371,12 @@ xfer_socket_cb(CURL *easy, curl_socket_t fd, int what, void *clientp,
 		return 0;
 	}
 	if (i == x->nwatch) {
-		if (x->nwatch == x->capwatch) {
-			n = x->capwatch ? x->capwatch * 2 : 4 * x->nslots;
-			if ((w = reallocarray(x->watch, (size_t)n,
-			    sizeof(*w))) == NULL) {
-				log_err("out of memory");
-				return -1;	/* libcurl gives up: the run fails */
-			}
-			x->watch = w;
-			x->capwatch = n;
+		if ((w = xfer_grow(x, x->watch, &x->capwatch, x->nwatch + 1,
+		    sizeof(*w))) == NULL) {
+			log_err("out of memory");
+			return -1;	/* libcurl gives up: the run fails */
 		}
+		x->watch = w;
 		x->watch[x->nwatch].fd = fd;
 		x->watch[x->nwatch++].slot = NULL;
 		if (what & CURL_POLL_OUT)
@@ -739,7 +749,7 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	long reply = 0;
 
 	if (x->nended == x->capended)
-		xfer_deliver(x);	/* never reached by xfer_pump's order */
+		xfer_deliver(x);	/* not with the callers' order */
 	e = &x->ended[x->nended++];
 	e->req = slot->req;
 	curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &reply);
@@ -1016,16 +1026,12 @@ xfer_drive(struct xfer *x, int timeout_ms)
 	int64_t wait;
 	int i, n, nwait;
 
-	if (x->cappfds < x->nwatch + x->nslots) {
-		n = x->nwatch + x->nslots;
-		if ((pfds = reallocarray(x->pfds, (size_t)n,
-		    sizeof(*pfds))) == NULL) {
-			log_err("out of memory");
-			return -1;
-		}
-		x->pfds = pfds;
-		x->cappfds = n;
+	if ((pfds = xfer_grow(x, x->pfds, &x->cappfds, x->nwatch + x->nslots,
+	    sizeof(*pfds))) == NULL) {
+		log_err("out of memory");
+		return -1;
 	}
+	x->pfds = pfds;
 	for (n = 0; n < x->nwatch; n++) {
 		x->pfds[n].fd = x->watch[n].fd;
 		x->pfds[n].events = x->watch[n].events;

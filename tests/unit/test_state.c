@@ -573,6 +573,26 @@ claim_is(struct state *st, enum scan_state state, int64_t now,
 	return id;
 }
 
+/* Put row id back in waiting directory state, try tries, due at at. */
+static void
+put_dir(struct state *st, int64_t id, int tries, int64_t at)
+{
+	assert_int_equal(state_scan_set(st, id, SCAN_DIR_PENDING, tries, at),
+	    0);
+}
+
+/* The next pending directory is due at when (-1: none waits). */
+static void
+next_dir_due(struct state *st, int64_t when)
+{
+	int64_t got = -1;
+
+	assert_int_equal(state_scan_next_retry(st, SCAN_DIR_PENDING, &got),
+	    when == -1 ? 0 : 1);
+	if (when != -1)
+		assert_int_equal(got, when);
+}
+
 /* Nothing in state can be claimed at now. */
 static void
 claim_none(struct state *st, enum scan_state state, int64_t now)
@@ -660,71 +680,50 @@ test_scan_queue(void **vfx)
 	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_PENDING), 3);
 
 	/* A retry waits for its time. */
-	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 1,
-	    now + 60), 0);
-	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
-	    1);
-	assert_int_equal(when, 0);	/* b may run at once */
+	put_dir(fx->st, id_a, 1, now + 60);
+	next_dir_due(fx->st, 0);	/* b may run at once */
 	id_b = claim_is(fx->st, SCAN_DIR_PENDING, now, "b");
-	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
-	    1);
-	assert_int_equal(when, now + 60);
+	next_dir_due(fx->st, now + 60);
 	claim_none(fx->st, SCAN_DIR_PENDING, now + 59);
 	assert_int_equal(state_scan_claim(fx->st, SCAN_DIR_PENDING, now + 60,
 	    &got), 1);
 	assert_string_equal(got.path, "a");
 	assert_int_equal(got.tries, 1);
 	state_scan_row_clear(&got);
-	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
-	    0);
+	next_dir_due(fx->st, -1);
 
 	/* Retries by time, soonest first; the older row first at one time. */
-	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 2,
-	    now + 40), 0);
-	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_PENDING, 2,
-	    now + 30), 0);
-	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
-	    1);
-	assert_int_equal(when, now + 30);
+	put_dir(fx->st, id_a, 2, now + 40);
+	put_dir(fx->st, id_b, 2, now + 30);
+	next_dir_due(fx->st, now + 30);
 	claim_none(fx->st, SCAN_DIR_PENDING, now + 29);
 	claim_is(fx->st, SCAN_DIR_PENDING, now + 40, "b");
 	claim_is(fx->st, SCAN_DIR_PENDING, now + 40, "a");
-	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_PENDING, 3,
-	    now + 45), 0);
-	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 3,
-	    now + 45), 0);
+	put_dir(fx->st, id_b, 3, now + 45);
+	put_dir(fx->st, id_a, 3, now + 45);
 	claim_is(fx->st, SCAN_DIR_PENDING, now + 45, "a");
 	claim_is(fx->st, SCAN_DIR_PENDING, now + 45, "b");
 	/* Put back with a later time: the earlier one no longer counts... */
-	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 4,
-	    now + 50), 0);
-	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_PENDING, 4,
-	    now + 70), 0);
-	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
-	    1);
-	assert_int_equal(when, now + 70);
+	put_dir(fx->st, id_a, 4, now + 50);
+	put_dir(fx->st, id_a, 4, now + 70);
+	next_dir_due(fx->st, now + 70);
 	claim_none(fx->st, SCAN_DIR_PENDING, now + 69);
 	/* ...and a row set to another state leaves its retry behind. */
 	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_FAILED, 3, 0), 0);
-	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
-	    0);
+	next_dir_due(fx->st, -1);
 
 	/* Put back at once, claimed again; twice put, handed out once. */
-	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_PENDING, 0, 0),
-	    0);
-	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_PENDING, 0, 0),
-	    0);
+	put_dir(fx->st, id_c, 0, 0);
+	put_dir(fx->st, id_c, 0, 0);
 	claim_is(fx->st, SCAN_DIR_PENDING, now, "c");
 	claim_none(fx->st, SCAN_DIR_PENDING, now);
 	/* A row that left the state while queued is skipped. */
-	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_PENDING, 0, 0),
-	    0);
+	put_dir(fx->st, id_b, 0, 0);
 	assert_int_equal(state_scan_set(fx->st, id_b, SCAN_DIR_DONE, 0, 0), 0);
 	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
 	    1);				/* not known to be stale yet */
 	claim_none(fx->st, SCAN_DIR_PENDING, now);
-	assert_int_equal(state_scan_next_retry(fx->st, SCAN_DIR_PENDING, &when),
-	    0);
+	next_dir_due(fx->st, -1);
 	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_PENDING), 1);
 
 	/* The file: its fields, the first add's, and the MDTM update. */
@@ -768,8 +767,7 @@ test_scan_queue(void **vfx)
 	claim_none(fx->st, SCAN_FILE_HASH, now);
 
 	/* reset empties the job's scan and the queue. */
-	assert_int_equal(state_scan_set(fx->st, id_c, SCAN_DIR_PENDING, 0, 0),
-	    0);
+	put_dir(fx->st, id_c, 0, 0);
 	assert_int_equal(state_scan_reset(fx->st, JOB), 0);
 	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_DIR_PENDING), 0);
 	assert_int_equal(state_scan_count(fx->st, JOB, SCAN_FILE_FETCH), 0);
