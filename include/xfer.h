@@ -23,6 +23,7 @@ struct xfer_opts {
 	int		 timeout;	/* seconds without progress */
 	int64_t		 max_recv_speed; /* bytes/s per transfer, 0 = none */
 	int		 connections;	/* slots and control connections */
+	const char	*url;		/* on the server, to log out, or NULL */
 };
 
 /* How a request ended. */

@@ -393,6 +393,7 @@ sync_xfer_new(const struct job *job)
 	xo.netrc_file = job->netrc_file;
 	xo.timeout = job->timeout;
 	xo.connections = job->connections;
+	xo.url = job->source;
 	/* The cap is for the whole job: each connection gets its share. */
 	xo.max_recv_speed = job->bandwidth / job->connections;
 	if (job->bandwidth > 0 && xo.max_recv_speed == 0)

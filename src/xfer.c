@@ -48,6 +48,7 @@ struct xfer_slot {
 	curl_socket_t	 wait_fd;	/* the control socket it comes on */
 	int		 nwatched;	/* sockets libcurl waits on for it */
 	bool		 nudged;	/* since it last had one (xfer_unstall) */
+	bool		 quitting;	/* the request is xfer_log_out's QUIT */
 };
 
 /* A control connection's socket and its local port (0: not read yet). */
@@ -79,6 +80,7 @@ struct xfer {
 	char		*password;
 	char		*ca_file;
 	char		*netrc_file;
+	char		*home;		/* opts.url: where xfer_log_out goes */
 	struct xfer_opts opts;
 	pthread_t	 closer;	/* xfer_hang_up's thread */
 	bool		 closing;	/* closer runs: x->multi is its own */
@@ -122,6 +124,8 @@ struct xfer {
 #define XFER_LINGER_WAITS	4
 #define XFER_LINGER_MIN_US	20000
 #define XFER_LINGER_MAX_US	2000000
+
+static void xfer_close_all(struct xfer *);
 
 /* Per connection; libcurl allows up to 512 KiB. */
 #define XFER_BUFFER_SIZE	(256L * 1024)
@@ -488,7 +492,8 @@ xfer_new(const struct xfer_opts *o)
 	if ((x->user = strdup(o->user)) == NULL ||
 	    (x->password = strdup(o->password)) == NULL ||
 	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL) ||
-	    (o->netrc_file && (x->netrc_file = strdup(o->netrc_file)) == NULL))
+	    (o->netrc_file && (x->netrc_file = strdup(o->netrc_file)) == NULL) ||
+	    (o->url && (x->home = strdup(o->url)) == NULL))
 		goto oom;
 	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL)
 		goto oom;
@@ -521,6 +526,7 @@ xfer_new(const struct xfer_opts *o)
 	x->opts.password = x->password;
 	x->opts.ca_file = x->ca_file;
 	x->opts.netrc_file = x->netrc_file;
+	x->opts.url = x->home;
 	for (i = 0; i < x->nslots; i++) {
 		x->slots[i].x = x;
 		x->slots[i].data_fd = CURL_SOCKET_BAD;
@@ -546,10 +552,8 @@ xfer_free(struct xfer *x)
 	/* The multi handle goes first, by the logout thread or here. */
 	if (x->closing)
 		pthread_join(x->closer, NULL);
-	else {
-		xfer_abort(x);
-		curl_multi_cleanup(x->multi);
-	}
+	else
+		xfer_close_all(x);
 	for (i = 0; x->slots && i < x->nslots; i++)
 		curl_easy_cleanup(x->slots[i].easy);
 	free(x->slots);
@@ -563,24 +567,22 @@ xfer_free(struct xfer *x)
 	free(x->password);
 	free(x->ca_file);
 	free(x->netrc_file);
+	free(x->home);
 	free(x);
 }
 
 static void *
 xfer_closer(void *arg)
 {
-	struct xfer *x = arg;
-
-	curl_multi_cleanup(x->multi);
+	xfer_close_all(arg);
 	return NULL;
 }
 
 /*
- * Log out of every connection on a thread of its own.  libcurl closes the
- * cached connections one after another, each QUIT waiting for its reply:
- * a round trip per connection that the caller's own work (publishing)
- * can overlap.  Only xfer_free may use x afterwards; it waits for the
- * thread.  Without a thread, xfer_free does the same work itself.
+ * Log out of every connection on a thread of its own: a round trip that
+ * the caller's own work (publishing) can overlap.  Only xfer_free may use
+ * x afterwards; it waits for the thread.  Without a thread, xfer_free
+ * does the same work itself.
  */
 void
 xfer_hang_up(struct xfer *x)
@@ -613,23 +615,13 @@ xfer_busy(const struct xfer *x)
 	return x->busy;
 }
 
-/* Start req on a free slot. */
-int
-xfer_start(struct xfer *x, const struct xfer_req *req)
+/* Start req on slot, which is free. */
+static int
+xfer_start_on(struct xfer *x, struct xfer_slot *slot,
+    const struct xfer_req *req)
 {
-	struct xfer_slot *slot = NULL;
-	CURL *e;
-	int i;
+	CURL *e = slot->easy;
 
-	for (i = 0; i < x->nslots; i++)
-		if (!x->slots[i].busy) {
-			slot = &x->slots[i];
-			break;
-		}
-	if (slot == NULL)
-		return -1;
-
-	e = slot->easy;
 	slot->req = *req;
 	slot->errbuf[0] = '\0';
 	slot->data_failed = 0;
@@ -672,6 +664,18 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 	slot->busy = true;
 	x->busy++;
 	return 0;
+}
+
+/* Start req on a free slot. */
+int
+xfer_start(struct xfer *x, const struct xfer_req *req)
+{
+	int i;
+
+	for (i = 0; i < x->nslots; i++)
+		if (!x->slots[i].busy)
+			return xfer_start_on(x, &x->slots[i], req);
+	return -1;
 }
 
 /* Is a failure worth another try? */
@@ -746,6 +750,7 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	struct xfer_ended *e;
 	const char *why;
 	curl_off_t bytes = 0, filetime = -1;
+	curl_socket_t fd;
 	long reply = 0;
 
 	if (x->nended == x->capended)
@@ -756,6 +761,13 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T, &bytes);
 	if (e->req.want_filetime)
 		curl_easy_getinfo(slot->easy, CURLINFO_FILETIME_T, &filetime);
+	if (slot->quitting) {
+		slot->quitting = false;
+		/* Logged out: libcurl's own QUIT at cleanup now fails at once. */
+		if (code == CURLE_OK && (fd = xfer_ctrl_fd(x, slot->ctrl_local)) !=
+		    CURL_SOCKET_BAD)
+			(void)shutdown(fd, SHUT_WR);
+	}
 	curl_multi_remove_handle(x->multi, slot->easy);
 	/* The handle lives on: it must not keep a pointer to freed memory. */
 	curl_easy_setopt(slot->easy, CURLOPT_QUOTE, NULL);
@@ -1100,4 +1112,62 @@ xfer_abort(struct xfer *x)
 			xfer_finish(x, &x->slots[i],
 			    CURLE_ABORTED_BY_CALLBACK);
 	xfer_deliver(x);
+}
+
+static void
+xfer_quit_done(void *arg, const struct xfer_result *r)
+{
+	(void)arg;
+	if (r->code != 0)
+		log_debug("logging out: %s", r->error);
+}
+
+/*
+ * Log out of every connection at once.  libcurl's cleanup sends each
+ * cached connection its QUIT and waits for the reply, one connection
+ * after another; here every live connection gets a request of QUIT alone,
+ * all in flight together, each half-closed once answered (xfer_finish).
+ * A connection the server has dropped (readable while idle) gets none:
+ * libcurl would log in again only to log out.
+ */
+static void
+xfer_log_out(struct xfer *x)
+{
+	struct xfer_req req;
+	struct pollfd pfd;
+	int64_t deadline;
+	int i, live = 0;
+
+	if (x->home == NULL)
+		return;
+	for (i = 0; i < x->nctrl; i++) {
+		pfd.fd = x->ctrl[i].fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 0) == 0)
+			live++;
+	}
+	memset(&req, 0, sizeof(req));
+	req.url = x->home;
+	req.quote = "QUIT";
+	req.nobody = true;
+	req.on_done = xfer_quit_done;
+	for (i = 0; i < live && i < x->nslots; i++) {
+		if (xfer_start_on(x, &x->slots[i], &req) == -1)
+			break;
+		x->slots[i].quitting = true;
+	}
+	deadline = xfer_now_us() + (int64_t)x->opts.timeout * 1000000;
+	while (x->busy > 0 && xfer_now_us() < deadline)
+		if (xfer_pump(x, 250) == -1)
+			break;
+	xfer_abort(x);
+}
+
+/* Stop what runs, log out and close every connection. */
+static void
+xfer_close_all(struct xfer *x)
+{
+	xfer_abort(x);
+	xfer_log_out(x);
+	curl_multi_cleanup(x->multi);
 }
