@@ -35,6 +35,9 @@ Fault knobs (each counts down: `times` faults, then it is spent):
         are not forwarded: the proxy answers "CODE TEXT" itself, and with
         close=True then drops the control connection (as a server does
         after 421).
+  delay_reply(verb, seconds, times=1)
+        the server's reply to the next `times` commands `verb` reaches the
+        client `seconds` late (each session waits on its own).
   drop_control(after, times=1, verb=None)
         every `after`-th command (or `verb` command) is not forwarded: the
         control connection is closed on both sides instead, `times` times.
@@ -141,6 +144,7 @@ class FaultProxy:
         self.relays = set()
         self.data_rules = []        # cut, stall, truncate
         self.reply_rules = []       # inject
+        self.delay_rules = []
         self.drop_rules = []
         self.refuse_rules = []
         self._commands = []
@@ -266,6 +270,10 @@ class FaultProxy:
             self.reply_rules.append(_Rule("inject", times, verbs=(verb.upper(),), path=path,
                                           code=code, text=text, close=close))
 
+    def delay_reply(self, verb, seconds, times=1):
+        with self.lock:
+            self.delay_rules.append(_Rule("delay", times, verbs=(verb.upper(),), seconds=seconds))
+
     def drop_control(self, after, times=1, verb=None):
         with self.lock:
             self.drop_rules.append(_Rule("drop", times, after=after,
@@ -275,7 +283,7 @@ class FaultProxy:
         """Remove every knob that is not spent yet."""
         with self.lock:
             self.data_rules, self.reply_rules = [], []
-            self.drop_rules, self.refuse_rules = [], []
+            self.drop_rules, self.refuse_rules, self.delay_rules = [], [], []
 
     # ------------------------------------------------------------ inspection
 
@@ -356,6 +364,7 @@ class _Session:
         self.xfer = ("", "")       # last transfer command: (VERB, arg)
         self.protected = False     # PROT P seen (TLS front end)
         self.dead_ports = []       # sockets bound, never listening (refuse_data)
+        self.reply_delay = 0       # seconds the next reply waits (delay_reply)
         self.wlock = threading.Lock()
 
     def close(self):
@@ -439,6 +448,10 @@ class _Session:
                 continue
             if verb in TRANSFER_VERBS:
                 self.xfer = (verb, arg)
+            rule = p._take(p.delay_rules, lambda r: r.matches(verb, arg))
+            if rule is not None:
+                p._fault("delay", "session %d: reply to %s held %.1f s" % (self.number, verb, rule.seconds))
+                self.reply_delay = rule.seconds
             self.server.sendall(line + b"\n")
         return True
 
@@ -456,6 +469,9 @@ class _Session:
                 if m:
                     port = self._relay(int(m.group(5)) * 256 + int(m.group(6)))
                     line = b"227 Entering Passive Mode (127,0,0,1,%d,%d)\r\n" % (port >> 8, port & 255)
+            if self.reply_delay:
+                time.sleep(self.reply_delay)
+                self.reply_delay = 0
             self.send_client(line)
             self.proxy._log_reply(self.number, line.rstrip(b"\r\n").decode("latin-1"))
 

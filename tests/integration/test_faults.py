@@ -315,6 +315,22 @@ class TestControlConnection(FaultTest):
         self.assertTrue(self.events(run["id"], "retry"),
                         "no `retry` event tells of the dropped connections\n" + self.context(result))
 
+    def test_connections_log_out_together(self):
+        """At the end every connection is sent its QUIT at once, not after
+        the previous one's reply: with each reply held back a second, all
+        QUITs reach the server before the first reply could have come."""
+        files = {"f%02d.txt" % i: (content("f%d" % i, 3000 + i), BASE + i) for i in range(12)}
+        self.setup_mirror(files, connections=3)
+        self.proxy.delay_reply("QUIT", 1.0, times=3)
+        result, _run = self.sync_ok(" with QUIT replies held back")
+        sessions = sorted({s for _t, s, _v, _a in self.proxy.commands("USER")})
+        quits = self.proxy.commands("QUIT")
+        self.assertEqual(sorted(s for _t, s, _v, _a in quits), sessions,
+                         "not one QUIT per logged-in connection\n" + self.context(result))
+        spread = max(t for t, _s, _v, _a in quits) - min(t for t, _s, _v, _a in quits)
+        self.assertLess(spread, 0.8, "QUITs sent one after another's reply (%.2f s apart)\n%s"
+                        % (spread, self.context(result)))
+
     def test_server_restarted_mid_run(self):
         rate = 1_000_000
         files = base_tree(big_size=1_500_000, extra=0)
