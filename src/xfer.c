@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -127,6 +128,10 @@ struct xfer {
 
 static void xfer_close_all(struct xfer *);
 
+/* Idle time before a control connection's first keepalive probe, and
+   between probes (libcurl's defaults). */
+#define XFER_KEEPALIVE_SECS	60
+
 /* Per connection; libcurl allows up to 512 KiB. */
 #define XFER_BUFFER_SIZE	(256L * 1024)
 
@@ -173,6 +178,21 @@ xfer_addr_port(const struct sockaddr *sa)
 }
 
 /*
+ * Keepalive probes for a control connection, which idles while a long
+ * download runs (a NAT or firewall might drop it); a data connection
+ * either moves or runs into the low-speed timeout.  Best effort.
+ */
+static void
+xfer_keep_alive(curl_socket_t fd)
+{
+	int on = 1, secs = XFER_KEEPALIVE_SECS;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs));
+}
+
+/*
  * Every socket libcurl opens is opened here, to tell the kinds apart: one
  * that a request opens once connected, to another port than its control
  * connection's, is its data connection; any other is a control connection
@@ -194,6 +214,7 @@ xfer_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 		slot->data_fd = fd;
 		return fd;
 	}
+	xfer_keep_alive(fd);
 	/* Unrecorded, the socket only misses xfer_linger. */
 	if ((ctrl = xfer_grow(x, x->ctrl, &x->capctrl, x->nctrl + 1,
 	    sizeof(*ctrl))) == NULL)
@@ -452,7 +473,6 @@ xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
 	/* "No progress for timeout seconds" is less than 1 byte/s that long. */
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)o->timeout);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (o->max_recv_speed > 0)
 		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
 		    (curl_off_t)o->max_recv_speed);
