@@ -117,17 +117,22 @@ fetch_write_all(int fd, const char *buf, size_t len)
 
 /*
  * Staged data is synced before it is published.  Starting the writeback
- * of each full chunk while the rest still arrives lets the disk work in
- * parallel with the network, instead of after it in one long syncfs.
+ * of each full chunk while the rest still arrives, and of a finished
+ * file's last MiBs, lets the disk work in parallel with the network,
+ * instead of after it in one long syncfs.  Not for small files: per file,
+ * the writeback's start costs more CPU than the syncfs would (the kernel's
+ * flusher threads do that work there, not ftpmirror).
  */
 #define FETCH_WRITEBACK_CHUNK	(8 * 1024 * 1024)
+#define FETCH_WRITEBACK_TAIL	(1024 * 1024)
 
+/* Start the writeback of what arrived, once at least min bytes wait. */
 static void
-fetch_start_writeback(struct fetch *f)
+fetch_start_writeback(struct fetch *f, int64_t min)
 {
 	int64_t end = f->offset + f->written;
 
-	if (!f->r->job->fsync || end - f->flushed < FETCH_WRITEBACK_CHUNK)
+	if (!f->r->job->fsync || end - f->flushed < min)
 		return;
 	/* Only a hint: on failure the final sync still does the work. */
 	(void)sync_file_range(f->fd, f->flushed, end - f->flushed,
@@ -154,7 +159,7 @@ fetch_on_data(void *arg, const char *buf, size_t len)
 	}
 	f->written += (int64_t)len;
 	f->r->progress.bytes_done += (int64_t)len;
-	fetch_start_writeback(f);
+	fetch_start_writeback(f, FETCH_WRITEBACK_CHUNK);
 	return 0;
 }
 
@@ -196,6 +201,7 @@ fetch_complete(struct fetch *f, int64_t filetime)
 		    "%lld: %s", (long long)f->staged.id, strerror(errno));
 		return -1;
 	}
+	fetch_start_writeback(f, FETCH_WRITEBACK_TAIL);
 	/* With a server that hashes files, its digest has the last word. */
 	if (state_scan_set(r->state, f->row.id, fetch_hash_command(r) ?
 	    SCAN_FILE_HASH : SCAN_FILE_STAGED, f->row.tries, 0) == -1)
