@@ -5,9 +5,11 @@
  * never waits for the other connections' replies to be processed.  Each
  * slot keeps its easy handle for the whole run; the multi handle's
  * connection cache, capped at one connection per slot, keeps the control
- * connections logged in between requests.  Against servers that answer a download only once
- * the client has closed the data connection, the end of each download is
- * taken out of libcurl's blocking wait (xfer_linger).
+ * connections logged in between requests.  Against servers that answer a
+ * download only once the client has closed the data connection, each
+ * download's data connection is half-closed as soon as it is connected,
+ * so that the reply follows the data instead of libcurl waiting for it
+ * in a blocking poll (xfer_linger_early, xfer_linger).
  */
 #include <sys/socket.h>
 
@@ -50,6 +52,7 @@ struct xfer_slot {
 	int		 nwatched;	/* sockets libcurl waits on for it */
 	bool		 nudged;	/* since it last had one (xfer_unstall) */
 	bool		 quitting;	/* the request is xfer_log_out's QUIT */
+	bool		 fin_sent;	/* data connection half-closed early */
 };
 
 /* A control connection's socket and its local port (0: not read yet). */
@@ -101,7 +104,11 @@ struct xfer {
 	int64_t		 late_us;	/* the longest wait for a late reply */
 	enum {
 		XFER_LINGER_UNKNOWN,	/* counting late and prompt replies */
-		XFER_LINGER_ON,		/* the server waits for our close */
+		XFER_LINGER_EARLY,	/* the server waits for our close:
+					   half-close once connected */
+		XFER_LINGER_ON,		/* a download failed so: half-close
+					   at the last byte, pause for the
+					   reply */
 		XFER_LINGER_OFF		/* it did not answer a half-close:
 					   wait as libcurl does */
 	}		 linger;
@@ -280,14 +287,17 @@ xfer_ctrl_fd(struct xfer *x, int port)
 }
 
 /*
- * The last byte of a download is in.  Some servers (proftpd) send the
- * final reply only once the client has closed the data connection, and
- * libcurl 7.88 waits for that reply in a blocking poll: a round trip per
- * file in which no other connection moves.  With such a server (seen in
- * xfer_note_reply), half-close the data connection now and pause the
- * transfer until the reply is readable (xfer_drive watches for it);
- * libcurl then finds it there.  With TLS the data connection is not ours
- * to half-close.  Returns true when paused.
+ * The last byte of a download is in.  Some servers (proftpd, vsftpd)
+ * send the final reply only once the client has closed the data
+ * connection, and libcurl 7.88 waits for that reply in a blocking poll: a
+ * round trip per file in which no other connection moves.  With such a
+ * server (seen in xfer_note_reply) data connections are half-closed from
+ * the start (xfer_linger_early); one that began before the switch is
+ * half-closed now.  Once a download failed that way (XFER_LINGER_ON),
+ * half-close the data connection only now and pause the transfer until
+ * the reply is readable (xfer_drive watches for it); libcurl then finds
+ * it there.  With TLS the data connection is not ours to half-close.
+ * Returns true when paused.
  */
 static bool
 xfer_linger(struct xfer_slot *slot)
@@ -295,9 +305,20 @@ xfer_linger(struct xfer_slot *slot)
 	struct xfer *x = slot->x;
 	struct pollfd pfd;
 
-	if (x->linger != XFER_LINGER_ON || slot->data_fd == CURL_SOCKET_BAD ||
-	    x->opts.tls_required || strncmp(slot->req.url, "ftps:", 5) == 0)
+	if ((x->linger != XFER_LINGER_ON && x->linger != XFER_LINGER_EARLY) ||
+	    slot->data_fd == CURL_SOCKET_BAD || x->opts.tls_required ||
+	    strncmp(slot->req.url, "ftps:", 5) == 0)
 		return false;
+	if (x->linger == XFER_LINGER_EARLY) {
+		/*
+		 * The reply follows the data closely, often read by libcurl
+		 * together with the 150, where no poll can see it: no pause.
+		 * (A download started before the switch is closed only now.)
+		 */
+		if (!slot->fin_sent)
+			(void)shutdown(slot->data_fd, SHUT_WR);
+		return false;
+	}
 	if ((pfd.fd = xfer_ctrl_fd(x, slot->ctrl_local)) == CURL_SOCKET_BAD ||
 	    shutdown(slot->data_fd, SHUT_WR) == -1)
 		return false;
@@ -307,6 +328,32 @@ xfer_linger(struct xfer_slot *slot)
 	slot->paused = true;
 	slot->wait_fd = pfd.fd;
 	return true;
+}
+
+/*
+ * With a server that waits for our close (XFER_LINGER_EARLY), close our
+ * side of a download's data connection as soon as it is connected (its
+ * RETR goes out in the same action): the server's wait then ends with
+ * its last byte, and its reply follows the data instead of coming a
+ * round trip later.  We never send on it.
+ */
+static void
+xfer_linger_early(struct xfer *x, curl_socket_t fd)
+{
+	struct xfer_slot *slot;
+	int i;
+
+	if (x->linger != XFER_LINGER_EARLY || x->opts.tls_required)
+		return;
+	for (i = 0; i < x->nslots; i++) {
+		slot = &x->slots[i];
+		if (!slot->busy || slot->data_fd != fd || slot->fin_sent ||
+		    slot->req.expect <= 0 ||
+		    strncmp(slot->req.url, "ftps:", 5) == 0)
+			continue;
+		slot->fin_sent = shutdown(fd, SHUT_WR) == 0;
+		return;
+	}
 }
 
 static size_t
@@ -651,6 +698,7 @@ xfer_start_on(struct xfer *x, struct xfer_slot *slot,
 	slot->last_byte_at = 0;
 	slot->paused = false;
 	slot->nudged = false;
+	slot->fin_sent = false;
 	if (req->quote != NULL &&
 	    (slot->quote = curl_slist_append(NULL, req->quote)) == NULL) {
 		log_err("out of memory");
@@ -781,6 +829,16 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T, &bytes);
 	if (e->req.want_filetime)
 		curl_easy_getinfo(slot->easy, CURLINFO_FILETIME_T, &filetime);
+	if (slot->fin_sent && x->linger == XFER_LINGER_EARLY &&
+	    (code != CURLE_OK || slot->received < slot->req.expect)) {
+		/*
+		 * In case the server, or something on the way, took our early
+		 * close for an abort.
+		 */
+		x->linger = XFER_LINGER_ON;
+		log_debug("a download failed after an early half-close: "
+		    "closing data connections when the last byte is in");
+	}
 	if (slot->quitting) {
 		slot->quitting = false;
 		/* Logged out: libcurl's own QUIT at cleanup now fails at once. */
@@ -916,9 +974,9 @@ xfer_note_reply(struct xfer *x, const struct xfer_slot *slot,
 	if (++x->late_replies < XFER_LATE_REPLIES ||
 	    x->late_replies <= x->prompt_replies)
 		return;
-	x->linger = XFER_LINGER_ON;
+	x->linger = XFER_LINGER_EARLY;
 	log_debug("the server answers a download only once its data "
-	    "connection is closed: closing it when the last byte is in");
+	    "connection is closed: closing it as soon as it is connected");
 }
 
 /*
@@ -965,6 +1023,8 @@ xfer_act(struct xfer *x, curl_socket_t fd, int ev)
 		log_err("transfer engine: %s", curl_multi_strerror(mc));
 		return -1;
 	}
+	if (ev & CURL_CSELECT_OUT)
+		xfer_linger_early(x, fd);
 	done_at = xfer_now_us();
 	while ((msg = curl_multi_info_read(x->multi, &left)) != NULL) {
 		struct xfer_slot *slot = NULL;

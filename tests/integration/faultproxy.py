@@ -35,9 +35,10 @@ Fault knobs (each counts down: `times` faults, then it is spent):
         are not forwarded: the proxy answers "CODE TEXT" itself, and with
         close=True then drops the control connection (as a server does
         after 421).
-  delay_reply(verb, seconds, times=1)
+  delay_reply(verb, seconds, times=1, final=False)
         the server's reply to the next `times` commands `verb` reaches the
-        client `seconds` late (each session waits on its own).
+        client `seconds` late (each session waits on its own); with
+        final=True only its final 2xx line (a transfer's 226, not the 150).
   drop_control(after, times=1, verb=None)
         every `after`-th command (or `verb` command) is not forwarded: the
         control connection is closed on both sides instead, `times` times.
@@ -270,9 +271,10 @@ class FaultProxy:
             self.reply_rules.append(_Rule("inject", times, verbs=(verb.upper(),), path=path,
                                           code=code, text=text, close=close))
 
-    def delay_reply(self, verb, seconds, times=1):
+    def delay_reply(self, verb, seconds, times=1, final=False):
         with self.lock:
-            self.delay_rules.append(_Rule("delay", times, verbs=(verb.upper(),), seconds=seconds))
+            self.delay_rules.append(_Rule("delay", times, verbs=(verb.upper(),), seconds=seconds,
+                                          final=final))
 
     def drop_control(self, after, times=1, verb=None):
         with self.lock:
@@ -364,7 +366,7 @@ class _Session:
         self.xfer = ("", "")       # last transfer command: (VERB, arg)
         self.protected = False     # PROT P seen (TLS front end)
         self.dead_ports = []       # sockets bound, never listening (refuse_data)
-        self.reply_delay = 0       # seconds the next reply waits (delay_reply)
+        self.reply_delay = None    # (seconds, final only) for the next reply (delay_reply)
         self.wlock = threading.Lock()
 
     def close(self):
@@ -451,7 +453,7 @@ class _Session:
             rule = p._take(p.delay_rules, lambda r: r.matches(verb, arg))
             if rule is not None:
                 p._fault("delay", "session %d: reply to %s held %.1f s" % (self.number, verb, rule.seconds))
-                self.reply_delay = rule.seconds
+                self.reply_delay = (rule.seconds, rule.final)
             self.server.sendall(line + b"\n")
         return True
 
@@ -469,9 +471,9 @@ class _Session:
                 if m:
                     port = self._relay(int(m.group(5)) * 256 + int(m.group(6)))
                     line = b"227 Entering Passive Mode (127,0,0,1,%d,%d)\r\n" % (port >> 8, port & 255)
-            if self.reply_delay:
-                time.sleep(self.reply_delay)
-                self.reply_delay = 0
+            if self.reply_delay and (not self.reply_delay[1] or line[:1] == b"2"):
+                time.sleep(self.reply_delay[0])
+                self.reply_delay = None
             self.send_client(line)
             self.proxy._log_reply(self.number, line.rstrip(b"\r\n").decode("latin-1"))
 

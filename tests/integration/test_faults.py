@@ -177,9 +177,12 @@ class FaultTest(helpers.IntegrationTest):
             self.fail("target is not an exact copy of the server's tree%s:\n  %s\n%s"
                       % (where, "\n  ".join(problems[:30]), self.context(result)))
 
-    def sync_ok(self, where="", timeout=60):
+    def sync_ok(self, where="", timeout=60, verbose=False):
         before = len(self.mirror.runs())
-        result = self.mirror.sync(timeout=timeout)
+        if verbose:
+            result = self.mirror.run("-v", "sync", self.mirror.job, timeout=timeout)
+        else:
+            result = self.mirror.sync(timeout=timeout)
         if result.returncode != 0:
             self.fail("sync%s: expected exit 0, got %s\n%s"
                       % (where, result.returncode, self.context(result)))
@@ -275,6 +278,29 @@ class TestStall(FaultTest):
 # ======================================================================
 # first K data connections refused / 425
 # ======================================================================
+
+class TestEarlyHalfClose(FaultTest):
+    """Against a server whose 226 comes late after the data (one waiting for
+    the client's close, as proftpd and vsftpd do), ftpmirror half-closes each
+    data connection as soon as it is connected."""
+
+    SWITCHED = "closing it as soon as it is connected"
+    FELL_BACK = "a download failed after an early half-close"
+
+    def test_early_close_taken_for_abort_falls_back(self):
+        """Something on the way that takes the early half-close for the end
+        of the transfer (the fault proxy tears the data connection down)
+        makes downloads fail: ftpmirror goes back to closing after the last
+        byte, and the retries leave an exact mirror."""
+        files = {"f%02d.bin" % i: (content("f%d" % i, 5000 + 97 * i), BASE + i) for i in range(24)}
+        self.setup_mirror(files, connections=2, retries=3)
+        self.proxy.delay_reply("RETR", 0.03, times=1000, final=True)
+        result, _run = self.sync_ok(" with late 226s and early closes cut", verbose=True)
+        self.assertIn(self.SWITCHED, result.stderr,
+                      "no switch to early half-closes after late replies\n" + self.context(result))
+        self.assertIn(self.FELL_BACK, result.stderr,
+                      "no fallback after downloads failed\n" + self.context(result))
+
 
 class TestRefusedData(FaultTest):
 
