@@ -23,7 +23,9 @@ struct xfer_opts {
 	int		 timeout;	/* seconds without progress */
 	int64_t		 max_recv_speed; /* bytes/s per transfer, 0 = none */
 	int		 connections;	/* slots and control connections */
-	const char	*url;		/* on the server, to log out, or NULL */
+	const char	*url;		/* the job's source, for the QUIT
+					   requests; NULL: libcurl logs out
+					   at cleanup, one by one */
 };
 
 /* How a request ended. */

@@ -112,6 +112,8 @@ struct xfer {
 		XFER_LINGER_OFF		/* it did not answer a half-close:
 					   wait as libcurl does */
 	}		 linger;
+	bool		 early_seen;	/* a data connection half-closed at
+					   connect (logged once) */
 };
 
 /*
@@ -133,14 +135,25 @@ struct xfer {
 #define XFER_LINGER_MIN_US	20000
 #define XFER_LINGER_MAX_US	2000000
 
-static void xfer_close_all(struct xfer *);
-
-/* Idle time before a control connection's first keepalive probe, and
-   between probes (libcurl's defaults). */
+/*
+ * Idle time before a control connection's first keepalive probe, and
+ * between probes (libcurl's defaults).
+ */
 #define XFER_KEEPALIVE_SECS	60
+
+/*
+ * libcurl drops a connection idle for more than 118 s (CURLOPT_MAXAGE_CONN)
+ * and logs in anew, and drops it without a QUIT.  One idle that long while
+ * another downloads a big file is still good: a server that closed it makes
+ * it readable, which libcurl checks before reuse, and the keepalive probes
+ * keep it through NATs.
+ */
+#define XFER_MAX_IDLE_SECS	(24L * 3600)
 
 /* Per connection; libcurl allows up to 512 KiB. */
 #define XFER_BUFFER_SIZE	(256L * 1024)
+
+static void xfer_close_all(struct xfer *);
 
 static int64_t
 xfer_now_us(void)
@@ -214,6 +227,8 @@ xfer_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 	curl_socket_t fd;
 
 	(void)purpose;
+	if (slot->quitting)
+		return CURL_SOCKET_BAD;	/* no new connection only to log out */
 	if ((fd = socket(a->family, a->socktype | SOCK_CLOEXEC,
 	    a->protocol)) == -1)
 		return CURL_SOCKET_BAD;
@@ -340,7 +355,9 @@ xfer_linger(struct xfer_slot *slot)
 static void
 xfer_linger_early(struct xfer *x, curl_socket_t fd)
 {
+	struct sockaddr_storage ss;
 	struct xfer_slot *slot;
+	socklen_t len;
 	int i;
 
 	if (x->linger != XFER_LINGER_EARLY || x->opts.tls_required)
@@ -351,7 +368,17 @@ xfer_linger_early(struct xfer *x, curl_socket_t fd)
 		    slot->req.expect <= 0 ||
 		    strncmp(slot->req.url, "ftps:", 5) == 0)
 			continue;
-		slot->fin_sent = shutdown(fd, SHUT_WR) == 0;
+		/* A socket still connecting would have its connect aborted. */
+		len = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
+		    shutdown(fd, SHUT_WR) == -1)
+			return;
+		slot->fin_sent = true;
+		if (!x->early_seen) {
+			x->early_seen = true;
+			log_debug("first data connection half-closed as soon "
+			    "as connected");
+		}
 		return;
 	}
 }
@@ -515,6 +542,7 @@ xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
 		curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
 	if (o->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+	curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, XFER_MAX_IDLE_SECS);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)o->timeout);
 	curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)o->timeout);
 	/* "No progress for timeout seconds" is less than 1 byte/s that long. */
@@ -559,7 +587,8 @@ xfer_new(const struct xfer_opts *o)
 	if ((x->user = strdup(o->user)) == NULL ||
 	    (x->password = strdup(o->password)) == NULL ||
 	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL) ||
-	    (o->netrc_file && (x->netrc_file = strdup(o->netrc_file)) == NULL) ||
+	    (o->netrc_file &&
+	    (x->netrc_file = strdup(o->netrc_file)) == NULL) ||
 	    (o->url && (x->home = strdup(o->url)) == NULL))
 		goto oom;
 	if ((x->slots = calloc((size_t)x->nslots, sizeof(*x->slots))) == NULL)
@@ -809,6 +838,23 @@ xfer_deliver(struct xfer *x)
 }
 
 /*
+ * Did slot's download end cut short, as when the server or a middlebox
+ * takes a half-closed data connection for an abort?  Not a refusal (550
+ * for a file gone since its listing), a stall, a local write error or our
+ * own abort.
+ */
+static bool
+xfer_cut_short(const struct xfer_slot *slot, CURLcode code, long reply)
+{
+	if (slot->data_failed || code == CURLE_ABORTED_BY_CALLBACK)
+		return false;
+	if (code == CURLE_OK)
+		return slot->received < slot->req.expect;
+	return code == CURLE_PARTIAL_FILE || code == CURLE_RECV_ERROR ||
+	    reply == 425 || reply == 426;
+}
+
+/*
  * Take slot out of the multi handle and queue how its request ended for
  * xfer_report: the slot is free for the next request at once.
  */
@@ -830,20 +876,17 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	if (e->req.want_filetime)
 		curl_easy_getinfo(slot->easy, CURLINFO_FILETIME_T, &filetime);
 	if (slot->fin_sent && x->linger == XFER_LINGER_EARLY &&
-	    (code != CURLE_OK || slot->received < slot->req.expect)) {
-		/*
-		 * In case the server, or something on the way, took our early
-		 * close for an abort.
-		 */
+	    xfer_cut_short(slot, code, reply)) {
+		/* The server, or something on the way, took it for an abort. */
 		x->linger = XFER_LINGER_ON;
 		log_debug("a download failed after an early half-close: "
 		    "closing data connections when the last byte is in");
 	}
 	if (slot->quitting) {
 		slot->quitting = false;
-		/* Logged out: libcurl's own QUIT at cleanup now fails at once. */
-		if (code == CURLE_OK && (fd = xfer_ctrl_fd(x, slot->ctrl_local)) !=
-		    CURL_SOCKET_BAD)
+		/* Logged out: libcurl's own QUIT at cleanup fails at once. */
+		if (code == CURLE_OK &&
+		    (fd = xfer_ctrl_fd(x, slot->ctrl_local)) != CURL_SOCKET_BAD)
 			(void)shutdown(fd, SHUT_WR);
 	}
 	curl_multi_remove_handle(x->multi, slot->easy);
@@ -1207,8 +1250,9 @@ xfer_quit_done(void *arg, const struct xfer_result *r)
  * cached connection its QUIT and waits for the reply, one connection
  * after another; here every live connection gets a request of QUIT alone,
  * all in flight together, each half-closed once answered (xfer_finish).
- * A connection the server has dropped (readable while idle) gets none:
- * libcurl would log in again only to log out.
+ * A connection the server has dropped (readable while idle) gets none,
+ * and a QUIT request may not open a connection (xfer_open_socket): that
+ * would log in only to log out.
  */
 static void
 xfer_log_out(struct xfer *x)
@@ -1231,10 +1275,15 @@ xfer_log_out(struct xfer *x)
 	req.quote = "QUIT";
 	req.nobody = true;
 	req.on_done = xfer_quit_done;
-	for (i = 0; i < live && i < x->nslots; i++) {
-		if (xfer_start_on(x, &x->slots[i], &req) == -1)
-			break;
+	for (i = 0; i < x->nslots && live > 0; i++) {
+		if (x->slots[i].busy)
+			continue;
 		x->slots[i].quitting = true;
+		if (xfer_start_on(x, &x->slots[i], &req) == -1) {
+			x->slots[i].quitting = false;
+			break;
+		}
+		live--;
 	}
 	deadline = xfer_now_us() + (int64_t)x->opts.timeout * 1000000;
 	while (x->busy > 0 && xfer_now_us() < deadline)

@@ -38,7 +38,8 @@ Fault knobs (each counts down: `times` faults, then it is spent):
   delay_reply(verb, seconds, times=1, final=False)
         the server's reply to the next `times` commands `verb` reaches the
         client `seconds` late (each session waits on its own); with
-        final=True only its final 2xx line (a transfer's 226, not the 150).
+        final=True only its final line, and only if that is a 2xx (a
+        transfer's 226, not its 150).
   drop_control(after, times=1, verb=None)
         every `after`-th command (or `verb` command) is not forwarded: the
         control connection is closed on both sides instead, `times` times.
@@ -471,8 +472,9 @@ class _Session:
                 if m:
                     port = self._relay(int(m.group(5)) * 256 + int(m.group(6)))
                     line = b"227 Entering Passive Mode (127,0,0,1,%d,%d)\r\n" % (port >> 8, port & 255)
-            if self.reply_delay and (not self.reply_delay[1] or line[:1] == b"2"):
-                time.sleep(self.reply_delay[0])
+            if self.reply_delay and not (self.reply_delay[1] and line[:1] == b"1"):
+                if not self.reply_delay[1] or line[:1] == b"2":
+                    time.sleep(self.reply_delay[0])
                 self.reply_delay = None
             self.send_client(line)
             self.proxy._log_reply(self.number, line.rstrip(b"\r\n").decode("latin-1"))

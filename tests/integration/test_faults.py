@@ -276,7 +276,7 @@ class TestStall(FaultTest):
 
 
 # ======================================================================
-# first K data connections refused / 425
+# data connections half-closed early (servers that wait for our close)
 # ======================================================================
 
 class TestEarlyHalfClose(FaultTest):
@@ -301,6 +301,10 @@ class TestEarlyHalfClose(FaultTest):
         self.assertIn(self.FELL_BACK, result.stderr,
                       "no fallback after downloads failed\n" + self.context(result))
 
+
+# ======================================================================
+# first K data connections refused / 425
+# ======================================================================
 
 class TestRefusedData(FaultTest):
 
@@ -349,8 +353,14 @@ class TestControlConnection(FaultTest):
         self.setup_mirror(files, connections=3)
         self.proxy.delay_reply("QUIT", 1.0, times=3)
         result, _run = self.sync_ok(" with QUIT replies held back")
-        sessions = sorted({s for _t, s, _v, _a in self.proxy.commands("USER")})
+        logins = self.proxy.commands("USER")
+        sessions = sorted({s for _t, s, _v, _a in logins})
         quits = self.proxy.commands("QUIT")
+        self.assertEqual(len(sessions), 3, "expected 3 connections\n" + self.context(result))
+        first_quit = min(t for t, _s, _v, _a in quits)
+        self.assertFalse([s for t, s, _v, _a in logins if t > first_quit],
+                         "a login after the first QUIT (a connection only to log out)\n"
+                         + self.context(result))
         self.assertEqual(sorted(s for _t, s, _v, _a in quits), sessions,
                          "not one QUIT per logged-in connection\n" + self.context(result))
         spread = max(t for t, _s, _v, _a in quits) - min(t for t, _s, _v, _a in quits)

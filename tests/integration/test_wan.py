@@ -31,6 +31,7 @@ BASE = 1_650_000_000
 SWITCHED = "closing it as soon as it is connected"
 GAVE_UP = "no reply seen after a half-closed data connection"
 FELL_BACK = "a download failed after an early half-close"
+CLOSED_EARLY = "first data connection half-closed as soon as connected"
 
 
 def wan_files():
@@ -86,6 +87,9 @@ class WanScenario:
         self.assertIn(SWITCHED, result.stderr,
                       "no switch to closing data connections early against %s\n%s"
                       % (self.server_kind, helpers.describe(result)))
+        self.assertIn(CLOSED_EARLY, result.stderr,
+                      "switched, but no data connection was half-closed at connect\n"
+                      + helpers.describe(result))
         self.assertNotIn(FELL_BACK, result.stderr, helpers.describe(result))
         self.assertNotIn(GAVE_UP, result.stderr, helpers.describe(result))
         # A second run starts over (the switch is per run) and fetches the new file.
