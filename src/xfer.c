@@ -838,20 +838,19 @@ xfer_deliver(struct xfer *x)
 }
 
 /*
- * Did slot's download end cut short, as when the server or a middlebox
- * takes a half-closed data connection for an abort?  Not a refusal (550
- * for a file gone since its listing), a stall, a local write error or our
- * own abort.
+ * Did slot's download end cut short, or stall, as when the server or a
+ * middlebox takes a half-closed data connection for an abort?  Not a
+ * refusal (550 for a file gone since its listing), a local write error or
+ * our own abort.  A stall counts: the server may wait for a data
+ * connection that something on the way tore down.
  */
 static bool
 xfer_cut_short(const struct xfer_slot *slot, CURLcode code, long reply)
 {
-	if (slot->data_failed || code == CURLE_ABORTED_BY_CALLBACK)
-		return false;
 	if (code == CURLE_OK)
 		return slot->received < slot->req.expect;
-	return code == CURLE_PARTIAL_FILE || code == CURLE_RECV_ERROR ||
-	    reply == 425 || reply == 426;
+	return !slot->data_failed && code != CURLE_ABORTED_BY_CALLBACK &&
+	    code != CURLE_WRITE_ERROR && reply < 500;
 }
 
 /*
