@@ -59,13 +59,30 @@ probe_on_done(void *arg, const struct xfer_result *res)
 	p->done = true;
 }
 
+/*
+ * Drive the engine until *done (set by a request's on_done), a stop or a
+ * failure.  What is still in flight then is aborted here, so that its
+ * on_done runs while the caller's state lives.  Returns 0, or -1 when the
+ * engine failed.
+ */
+static int
+crawl_wait(struct run *r, const bool *done)
+{
+	bool failed = false;
+
+	while (!*done && !*r->stop && !failed)
+		failed = xfer_pump(r->xfer, 250) == -1;
+	if (!*done || failed)
+		xfer_abort(r->xfer);
+	return failed ? -1 : 0;
+}
+
 /* Connect, log in, ask FEAT; choose the listing format. */
 int
 crawl_probe(struct run *r)
 {
 	struct probe *p;
 	struct xfer_req req;
-	bool failed = false;
 	int rc = -1;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -81,12 +98,8 @@ crawl_probe(struct run *r)
 	req.arg = p;
 	if (xfer_start(r->xfer, &req) == -1)
 		goto out;
-	while (!p->done && !*r->stop && !failed)
-		failed = xfer_pump(r->xfer, 250) == -1;
-	if (!p->done || failed) {
-		xfer_abort(r->xfer);	/* its on_done runs before p is freed */
+	if (crawl_wait(r, &p->done) == -1 || !p->done)
 		goto out;
-	}
 	/* A server that rejects FEAT simply has no extensions. */
 	if (p->result.code != 0 && !p->result.quote_rejected) {
 		r->remote_unusable = true;
@@ -700,7 +713,7 @@ int
 crawl_ls(struct run *r)
 {
 	struct crawl_list *cl;
-	bool done = false, failed = false;
+	bool done = false;
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL ||
 	    (cl->dir.path = strdup("")) == NULL) {
@@ -717,9 +730,5 @@ crawl_ls(struct run *r)
 		crawl_list_free(cl);
 		return -1;
 	}
-	while (!done && !*r->stop && !failed)
-		failed = xfer_pump(r->xfer, 250) == -1;
-	if (!done)
-		xfer_abort(r->xfer);	/* its on_done needs done */
-	return failed || r->remote_unusable ? -1 : 0;
+	return crawl_wait(r, &done) == -1 || r->remote_unusable ? -1 : 0;
 }

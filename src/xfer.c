@@ -51,7 +51,6 @@ struct xfer_slot {
 	curl_socket_t	 wait_fd;	/* the control socket it comes on */
 	int		 nwatched;	/* sockets libcurl waits on for it */
 	bool		 nudged;	/* since it last had one (xfer_unstall) */
-	bool		 quitting;	/* the request is xfer_log_out's QUIT */
 	bool		 fin_sent;	/* data connection half-closed early */
 };
 
@@ -88,6 +87,7 @@ struct xfer {
 	struct xfer_opts opts;
 	pthread_t	 closer;	/* xfer_hang_up's thread */
 	bool		 closing;	/* closer runs: x->multi is its own */
+	bool		 logging_out;	/* requests are xfer_log_out's QUITs */
 	struct xfer_ctrl *ctrl;		/* the open control sockets */
 	int		 nctrl, capctrl;
 	struct xfer_watch *watch;	/* libcurl's sockets */
@@ -227,7 +227,7 @@ xfer_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 	curl_socket_t fd;
 
 	(void)purpose;
-	if (slot->quitting)
+	if (x->logging_out)
 		return CURL_SOCKET_BAD;	/* no new connection only to log out */
 	if ((fd = socket(a->family, a->socktype | SOCK_CLOEXEC,
 	    a->protocol)) == -1)
@@ -302,6 +302,19 @@ xfer_ctrl_fd(struct xfer *x, int port)
 }
 
 /*
+ * May slot's data connection be half-closed?  A download's, of a known
+ * size, whose socket xfer_open_socket saw, and not under TLS, whose
+ * shutdown is not ours to send.
+ */
+static bool
+xfer_may_half_close(const struct xfer_slot *slot)
+{
+	return slot->data_fd != CURL_SOCKET_BAD && slot->req.expect > 0 &&
+	    !slot->x->opts.tls_required &&
+	    strncmp(slot->req.url, "ftps:", 5) != 0;
+}
+
+/*
  * The last byte of a download is in.  Some servers (proftpd, vsftpd)
  * send the final reply only once the client has closed the data
  * connection, and libcurl 7.88 waits for that reply in a blocking poll: a
@@ -311,8 +324,7 @@ xfer_ctrl_fd(struct xfer *x, int port)
  * half-closed now.  Once a download failed that way (XFER_LINGER_ON),
  * half-close the data connection only now and pause the transfer until
  * the reply is readable (xfer_drive watches for it); libcurl then finds
- * it there.  With TLS the data connection is not ours to half-close.
- * Returns true when paused.
+ * it there.  Returns true when paused.
  */
 static bool
 xfer_linger(struct xfer_slot *slot)
@@ -321,8 +333,7 @@ xfer_linger(struct xfer_slot *slot)
 	struct pollfd pfd;
 
 	if ((x->linger != XFER_LINGER_ON && x->linger != XFER_LINGER_EARLY) ||
-	    slot->data_fd == CURL_SOCKET_BAD || x->opts.tls_required ||
-	    strncmp(slot->req.url, "ftps:", 5) == 0)
+	    !xfer_may_half_close(slot))
 		return false;
 	if (x->linger == XFER_LINGER_EARLY) {
 		/*
@@ -360,13 +371,12 @@ xfer_linger_early(struct xfer *x, curl_socket_t fd)
 	socklen_t len;
 	int i;
 
-	if (x->linger != XFER_LINGER_EARLY || x->opts.tls_required)
+	if (x->linger != XFER_LINGER_EARLY)
 		return;
 	for (i = 0; i < x->nslots; i++) {
 		slot = &x->slots[i];
 		if (!slot->busy || slot->data_fd != fd || slot->fin_sent ||
-		    slot->req.expect <= 0 ||
-		    strncmp(slot->req.url, "ftps:", 5) == 0)
+		    !xfer_may_half_close(slot))
 			continue;
 		/* A socket still connecting would have its connect aborted. */
 		len = sizeof(ss);
@@ -711,13 +721,23 @@ xfer_busy(const struct xfer *x)
 	return x->busy;
 }
 
-/* Start req on slot, which is free. */
-static int
-xfer_start_on(struct xfer *x, struct xfer_slot *slot,
-    const struct xfer_req *req)
+/* Start req on a free slot. */
+int
+xfer_start(struct xfer *x, const struct xfer_req *req)
 {
-	CURL *e = slot->easy;
+	struct xfer_slot *slot = NULL;
+	CURL *e;
+	int i;
 
+	for (i = 0; i < x->nslots; i++)
+		if (!x->slots[i].busy) {
+			slot = &x->slots[i];
+			break;
+		}
+	if (slot == NULL)
+		return -1;
+
+	e = slot->easy;
 	slot->req = *req;
 	slot->errbuf[0] = '\0';
 	slot->data_failed = 0;
@@ -761,18 +781,6 @@ xfer_start_on(struct xfer *x, struct xfer_slot *slot,
 	slot->busy = true;
 	x->busy++;
 	return 0;
-}
-
-/* Start req on a free slot. */
-int
-xfer_start(struct xfer *x, const struct xfer_req *req)
-{
-	int i;
-
-	for (i = 0; i < x->nslots; i++)
-		if (!x->slots[i].busy)
-			return xfer_start_on(x, &x->slots[i], req);
-	return -1;
 }
 
 /* Is a failure worth another try? */
@@ -881,13 +889,10 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 		log_debug("a download failed after an early half-close: "
 		    "closing data connections when the last byte is in");
 	}
-	if (slot->quitting) {
-		slot->quitting = false;
-		/* Logged out: libcurl's own QUIT at cleanup fails at once. */
-		if (code == CURLE_OK &&
-		    (fd = xfer_ctrl_fd(x, slot->ctrl_local)) != CURL_SOCKET_BAD)
-			(void)shutdown(fd, SHUT_WR);
-	}
+	/* Logged out: libcurl's own QUIT at cleanup fails at once. */
+	if (x->logging_out && code == CURLE_OK &&
+	    (fd = xfer_ctrl_fd(x, slot->ctrl_local)) != CURL_SOCKET_BAD)
+		(void)shutdown(fd, SHUT_WR);
 	curl_multi_remove_handle(x->multi, slot->easy);
 	/* The handle lives on: it must not keep a pointer to freed memory. */
 	curl_easy_setopt(slot->easy, CURLOPT_QUOTE, NULL);
@@ -1251,7 +1256,7 @@ xfer_quit_done(void *arg, const struct xfer_result *r)
  * all in flight together, each half-closed once answered (xfer_finish).
  * A connection the server has dropped (readable while idle) gets none,
  * and a QUIT request may not open a connection (xfer_open_socket): that
- * would log in only to log out.
+ * would log in only to log out.  Nothing else runs from here on.
  */
 static void
 xfer_log_out(struct xfer *x)
@@ -1274,16 +1279,9 @@ xfer_log_out(struct xfer *x)
 	req.quote = "QUIT";
 	req.nobody = true;
 	req.on_done = xfer_quit_done;
-	for (i = 0; i < x->nslots && live > 0; i++) {
-		if (x->slots[i].busy)
-			continue;
-		x->slots[i].quitting = true;
-		if (xfer_start_on(x, &x->slots[i], &req) == -1) {
-			x->slots[i].quitting = false;
-			break;
-		}
-		live--;
-	}
+	x->logging_out = true;
+	while (live-- > 0 && xfer_start(x, &req) == 0)
+		;
 	deadline = xfer_now_us() + (int64_t)x->opts.timeout * 1000000;
 	while (x->busy > 0 && xfer_now_us() < deadline)
 		if (xfer_pump(x, 250) == -1)
