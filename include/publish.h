@@ -26,6 +26,16 @@ enum publish_result {
 int publish_reject(struct run *r, const struct scan_row *row,
     int64_t staged_id, const char *why);
 
+/*
+ * Start writing incoming to disk on a thread of its own while the last
+ * files arrive, so that the flush before the first rename finds little
+ * left to write.  Once a run, and only where that flush would be done
+ * (fsync: true); publish_run waits for the thread, and so does
+ * publish_flush_ahead_end, which must run before incoming is closed.
+ */
+void publish_flush_ahead(struct run *r);
+void publish_flush_ahead_end(struct run *r);
+
 /* Publish the run's staged work into target. */
 enum publish_result publish_run(struct run *r);
 

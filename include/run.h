@@ -6,6 +6,7 @@
 #ifndef FTPMIRROR_RUN_H
 #define FTPMIRROR_RUN_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,6 +39,12 @@ struct run {
 	struct fetch	*unopened;	/* downloads started before their file
 					   was opened (fetch_open_started) */
 	bool		 open_first;	/* one failed so: no more of those */
+	enum {
+		FLUSH_AHEAD_NOT_YET,
+		FLUSH_AHEAD_RUNNING,	/* flusher is to be joined */
+		FLUSH_AHEAD_OVER
+	}		 flush_ahead;	/* see publish_flush_ahead */
+	pthread_t	 flusher;
 	char		*message;	/* first fatal reason, owned */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	struct progress	 progress;	/* the terminal's status line */

@@ -207,6 +207,13 @@ int state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
 int state_scan_next_retry(struct state *st, enum scan_state waiting,
     int64_t *when);
 
+/*
+ * At most how many rows of waiting are left to do: in the queue, or
+ * claimed from it and in flight.  (Rows that left the state since they
+ * were queued count until the queue comes to them.)
+ */
+size_t state_scan_unfinished(struct state *st, enum scan_state waiting);
+
 /* Set a row's state, tries and not_before. */
 int state_scan_set(struct state *st, int64_t id, enum scan_state state,
     int tries, int64_t not_before);

@@ -241,6 +241,13 @@ struct state_queue {
 	size_t		 head, len, cap;
 	struct state_retry *later;
 	size_t		 nlater, caplater;
+	size_t		 nclaimed;	/* its rows now in flight */
+};
+
+/* A row claimed from a queue, in flight until its next state. */
+struct state_claim {
+	int64_t		 id;
+	struct state_queue *from;
 };
 
 struct state {
@@ -256,7 +263,7 @@ struct state {
 	 * and the next run starts its scan over anyway.
 	 */
 	struct state_queue queue[STATE_QUEUES];
-	int64_t		*claimed;
+	struct state_claim *claimed;
 	size_t		 nclaimed, capclaimed;
 	bool		 queue_lost;	/* out of memory lost a row of it */
 };
@@ -920,7 +927,8 @@ state_queue_release(struct state *st, int64_t id)
 	size_t i;
 
 	for (i = 0; i < st->nclaimed; i++)
-		if (st->claimed[i] == id) {
+		if (st->claimed[i].id == id) {
+			st->claimed[i].from->nclaimed--;
 			st->claimed[i] = st->claimed[--st->nclaimed];
 			break;
 		}
@@ -932,7 +940,7 @@ state_claimed(const struct state *st, int64_t id)
 	size_t i;
 
 	for (i = 0; i < st->nclaimed; i++)
-		if (st->claimed[i] == id)
+		if (st->claimed[i].id == id)
 			return true;
 	return false;
 }
@@ -1104,7 +1112,8 @@ state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
     struct scan_row *row)
 {
 	struct state_queue *q = state_queue_of(st, waiting);
-	int64_t id, *claimed;
+	struct state_claim *claimed;
+	int64_t id;
 	int found;
 
 	if (state_queue_usable(st, q, waiting) == -1)
@@ -1117,12 +1126,26 @@ state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
 		if (state_claimed(st, id))
 			continue;
 		if ((found = state_scan_waits(st, id, waiting, now, row)) != 0) {
-			if (found == 1)
-				st->claimed[st->nclaimed++] = id;
+			if (found == 1) {
+				claimed[st->nclaimed].id = id;
+				claimed[st->nclaimed++].from = q;
+				q->nclaimed++;
+			}
 			return found;
 		}
 	}
 	return 0;
+}
+
+/* At most how many rows of waiting are left to do (see state.h). */
+size_t
+state_scan_unfinished(struct state *st, enum scan_state waiting)
+{
+	const struct state_queue *q = state_queue_of(st, waiting);
+
+	if (q == NULL)
+		return 0;
+	return q->len - q->head + q->nlater + q->nclaimed;
 }
 
 /* When the next row in waiting is due: 1 and *when, 0 none, -1. */

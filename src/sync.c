@@ -32,6 +32,12 @@
 /* How long the loop may sleep before looking at signals and retries. */
 #define SYNC_TICK_MS	250
 
+/*
+ * Rounds of downloads (one file per connection) left when incoming starts
+ * going to disk: its flush takes about as long as the last two or three.
+ */
+#define SYNC_FLUSH_ROUNDS	3
+
 /* Open one of the job's trees; in a dry run a missing one is fine. */
 static int
 sync_open_tree(const struct run *r, const char *path)
@@ -184,6 +190,20 @@ sync_fill(struct run *r)
 }
 
 /*
+ * Whether the tree is listed, every check is done, and at most
+ * SYNC_FLUSH_ROUNDS rounds of downloads remain.
+ */
+static bool
+sync_last_rounds(struct run *r)
+{
+	return r->progress.files_total > 0 &&
+	    state_scan_unfinished(r->state, SCAN_DIR_PENDING) == 0 &&
+	    state_scan_unfinished(r->state, SCAN_FILE_CHECK) == 0 &&
+	    state_scan_unfinished(r->state, SCAN_FILE_FETCH) <=
+	    SYNC_FLUSH_ROUNDS * (size_t)r->job->connections;
+}
+
+/*
  * Keep every connection busy until the tree is listed and every file
  * fetched (or given up), or a signal says stop.  A connection whose
  * request ended gets its next one before the ended one's bookkeeping
@@ -209,6 +229,8 @@ sync_loop(struct run *r)
 		/* The next requests are out: a due commit delays no command. */
 		if (state_checkpoint(r->state) == -1)
 			return -1;
+		if (r->flush_ahead == FLUSH_AHEAD_NOT_YET && sync_last_rounds(r))
+			publish_flush_ahead(r);
 		progress_draw(&r->progress);
 		timeout = SYNC_TICK_MS;
 		if (xfer_idle(r->xfer) > 0) {
@@ -507,6 +529,7 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	xfer_hang_up(r.xfer);
 	rc = sync_conclude(&r, &status);
 finish:
+	publish_flush_ahead_end(&r);
 	xfer_free(r.xfer);
 	r.xfer = NULL;
 	if (state_scan_reset(st, job->name) == -1 ||

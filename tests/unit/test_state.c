@@ -780,6 +780,55 @@ test_scan_queue(void **vfx)
 	claim_is(fx->st, SCAN_DIR_PENDING, now, "a");
 }
 
+/* What is left of a queue: waiting, or claimed and in flight. */
+static void
+test_scan_unfinished(void **vfx)
+{
+	struct fixture *fx = *vfx;
+	struct scan_row row;
+	int64_t now = T0, id_a, id_b;
+
+	assert_non_null(fx->st = state_open(fx->db, false));
+	assert_int_equal(state_scan_reset(fx->st, JOB), 0);
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_DIR_PENDING), 0);
+	/* Not a queue: nothing to do there. */
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_LINK), 0);
+	memset(&row, 0, sizeof(row));
+	row.type = 'd';
+	row.size = -1;
+	row.state = SCAN_DIR_PENDING;
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "a", NULL, NULL, &row),
+	    0);
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "b", NULL, NULL, &row),
+	    0);
+	row.type = 'f';
+	row.size = 1;
+	row.state = SCAN_FILE_FETCH;
+	assert_int_equal(state_scan_add(fx->st, JOB, "", "f", NULL, NULL, &row),
+	    0);
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_DIR_PENDING), 2);
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_FILE_FETCH), 1);
+
+	/* Claimed, a row is still to do, until its next state. */
+	id_a = claim_is(fx->st, SCAN_DIR_PENDING, now, "a");
+	id_b = claim_is(fx->st, SCAN_DIR_PENDING, now, "b");
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_DIR_PENDING), 2);
+	assert_int_equal(state_scan_set(fx->st, id_a, SCAN_DIR_DONE, 1, 0), 0);
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_DIR_PENDING), 1);
+	/* A retry waits in the queue again. */
+	put_dir(fx->st, id_b, 1, now + 60);
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_DIR_PENDING), 1);
+	claim_is(fx->st, SCAN_DIR_PENDING, now + 60, "b");
+	assert_int_equal(state_scan_forget(fx->st, id_b), 0);
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_DIR_PENDING), 0);
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_FILE_FETCH), 1);
+
+	/* reset forgets the claims too. */
+	claim_is(fx->st, SCAN_FILE_FETCH, now, "f");
+	assert_int_equal(state_scan_reset(fx->st, JOB), 0);
+	assert_int_equal(state_scan_unfinished(fx->st, SCAN_FILE_FETCH), 0);
+}
+
 /* Many retries come back in the order of their times, then of ids. */
 static void
 test_scan_retry_order(void **vfx)
@@ -1542,6 +1591,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_retry_order,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_unfinished,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_queue,
 		    setup, teardown),
