@@ -51,6 +51,7 @@ struct publish {
 	bool		 flushed;	/* incoming synced for the renames */
 	bool		 changed;	/* a directory made or a name moved */
 	bool		 index_phase;	/* publishing the publish_last files */
+	bool		 index_seen;	/* the first phase passed one over */
 	struct manifest	 manifests[PUBLISH_MANIFESTS]; /* read this run */
 	size_t		 next_manifest;	/* the cache slot to reuse next */
 	int64_t		 errors;
@@ -483,8 +484,10 @@ publish_entry(void *arg, const struct scan_row *row)
 
 	for (i = 0; i < r->job->publish_last.n && !is_index; i++)
 		is_index = filter_match(r->job->publish_last.v[i], row->path);
-	if (is_index != p->index_phase)
+	if (is_index != p->index_phase) {
+		p->index_seen |= is_index;
 		return 0;
+	}
 	/*
 	 * Index files describe the files published before them: with some
 	 * of those rejected, the old index stays, and the new one waits
@@ -737,8 +740,8 @@ publish_run(struct run *r)
 	    &p) == -1)
 		goto out;
 	p.index_phase = true;
-	if (state_scan_foreach(r->state, r->job->name, files, 2, publish_entry,
-	    &p) == -1)
+	if (p.index_seen && state_scan_foreach(r->state, r->job->name, files,
+	    2, publish_entry, &p) == -1)
 		goto out;
 	publish_close_dir(&p);
 	if (p.errors > 0) {
