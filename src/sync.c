@@ -525,13 +525,11 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 			r.message = strdup("internal error; see the log");
 	}
 	progress_clear(&r.progress);
-	/* The QUITs' round trips overlap publishing. */
+	/* The QUITs' round trips overlap publishing and the recording. */
 	xfer_hang_up(r.xfer);
 	rc = sync_conclude(&r, &status);
 finish:
 	publish_flush_ahead_end(&r);
-	xfer_free(r.xfer);
-	r.xfer = NULL;
 	if (state_scan_reset(st, job->name) == -1 ||
 	    state_run_finish(st, r.id, status, &r.counts, r.message) == -1)
 		rc = rc == SYNC_OK ? SYNC_PARTIAL : rc;
@@ -544,6 +542,7 @@ out:
 		ctx.seconds = sync_elapsed(&t0);
 		state_history(st, job->name, 1, sync_print_info, &ctx);
 	}
+	xfer_free(r.xfer);	/* last: it waits for the logout */
 	lock_release(lock_fd);
 	if (r.target_fd != -1)
 		close(r.target_fd);
