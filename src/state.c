@@ -192,10 +192,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FILES_BELOW] =
 	    "SELECT path, type FROM files WHERE job = ?1 AND "
 	    "path >= ?2 || '/' AND path < ?2 || '0' ORDER BY path",
+	/* The few directories first, then their scan rows (CROSS: in order). */
 	[ST_FILES_NO_LONGER_DIRS] =
-	    "SELECT s.path, f.type FROM scan s JOIN files f ON f.job = s.job "
-	    "AND f.path = s.path WHERE s.job = ?1 AND s.type != 'd' AND "
-	    "f.type = 'dir' AND s.state IN (10, 13, 20, 21)",
+	    "SELECT f.path, f.type FROM files f CROSS JOIN scan s ON "
+	    "s.job = f.job AND s.path = f.path WHERE f.job = ?1 AND "
+	    "f.type = 'dir' AND s.type != 'd' AND s.state IN (10, 13, 20, 21)",
 	[ST_FILES_FROM_SCAN] =
 	    "INSERT INTO files (job, path, parent, type, size, mtime, "
 	    "mtime_prec, link_target, unique_id, updated_run, verified_at) "
