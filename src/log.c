@@ -46,6 +46,8 @@ log_vprint(enum log_level level, const char *fmt, va_list ap)
 
 	if (level > log_max)
 		return;
+	/* One line at a time: the logout thread may log too. */
+	flockfile(stderr);
 	if (log_status_line)
 		fputs("\r\033[K", stderr);
 	if (log_journal)
@@ -53,6 +55,7 @@ log_vprint(enum log_level level, const char *fmt, va_list ap)
 	fprintf(stderr, "ftpmirror: %s", tag[level]);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 /* Report an error: always shown. */
