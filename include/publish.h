@@ -30,8 +30,9 @@ int publish_reject(struct run *r, const struct scan_row *row,
  * Start writing incoming to disk on a thread of its own while the last
  * files arrive, so that the flush before the first rename finds little
  * left to write.  Once a run, and only where that flush would be done
- * (fsync: true); publish_run waits for the thread, and so does
- * publish_flush_ahead_end, which must run before incoming is closed.
+ * (fsync: true).  The flush before the first rename waits for the thread;
+ * publish_flush_ahead_end, which must run before incoming is closed,
+ * waits for it in any case (a stopped run too: at most one syncfs).
  */
 void publish_flush_ahead(struct run *r);
 void publish_flush_ahead_end(struct run *r);

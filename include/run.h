@@ -45,6 +45,7 @@ struct run {
 		FLUSH_AHEAD_OVER
 	}		 flush_ahead;	/* see publish_flush_ahead */
 	pthread_t	 flusher;
+	int		 flush_ahead_errno; /* its syncfs's, once joined */
 	char		*message;	/* first fatal reason, owned */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	struct progress	 progress;	/* the terminal's status line */

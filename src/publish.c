@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,8 +415,10 @@ publish_gate(struct publish *p, const struct scan_row *row, int64_t staged_id,
 static void *
 publish_flusher(void *arg)
 {
-	/* Only a head start: publish_flush's own syncfs reports errors. */
-	(void)syncfs((int)(intptr_t)arg);
+	struct run *r = arg;
+
+	/* A writeback error is told once per open file: keep it. */
+	r->flush_ahead_errno = syncfs(r->incoming_fd) == -1 ? errno : 0;
 	return NULL;
 }
 
@@ -427,19 +428,23 @@ publish_flush_ahead(struct run *r)
 	sigset_t all, old;
 	int rc;
 
-	if (r->flush_ahead != FLUSH_AHEAD_NOT_YET || r->dry ||
-	    !r->job->fsync || r->incoming_fd == -1)
+	if (r->flush_ahead != FLUSH_AHEAD_NOT_YET)
+		return;
+	r->flush_ahead = FLUSH_AHEAD_OVER;
+	if (r->dry || !r->job->fsync || r->incoming_fd == -1)
 		return;
 	/* Signals stay with the main thread, whose handlers set the flags. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&r->flusher, NULL, publish_flusher,
-	    (void *)(intptr_t)r->incoming_fd);
+	rc = pthread_create(&r->flusher, NULL, publish_flusher, r);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	r->flush_ahead = rc == 0 ? FLUSH_AHEAD_RUNNING : FLUSH_AHEAD_OVER;
-	if (rc == 0)
-		log_debug("%s: writing incoming to disk while the last files "
-		    "arrive", r->job->name);
+	if (rc != 0) {
+		log_debug("no thread for flushing ahead; publishing will");
+		return;
+	}
+	r->flush_ahead = FLUSH_AHEAD_RUNNING;
+	log_debug("%s: writing incoming to disk while the last files arrive",
+	    r->job->name);
 }
 
 void
@@ -459,14 +464,18 @@ static void
 publish_flush(struct publish *p)
 {
 	struct run *r = p->r;
+	int err;
 
 	if (p->flushed || !r->job->fsync)
 		return;
 	p->flushed = true;
 	publish_flush_ahead_end(r);
-	if (syncfs(r->incoming_fd) == -1)
+	err = r->flush_ahead_errno;
+	if (syncfs(r->incoming_fd) == -1 && err == 0)
+		err = errno;
+	if (err != 0)
 		log_warn("%s: syncfs %s: %s", r->job->name, r->job->incoming,
-		    strerror(errno));
+		    strerror(err));
 }
 
 /* Rename one staged file or make one link in target. */

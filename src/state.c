@@ -192,7 +192,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FILES_BELOW] =
 	    "SELECT path, type FROM files WHERE job = ?1 AND "
 	    "path >= ?2 || '/' AND path < ?2 || '0' ORDER BY path",
-	/* The few directories first, then their scan rows (CROSS: in order). */
+	/* CROSS JOIN keeps files outside: only its directories are looked up. */
 	[ST_FILES_NO_LONGER_DIRS] =
 	    "SELECT f.path, f.type FROM files f CROSS JOIN scan s ON "
 	    "s.job = f.job AND s.path = f.path WHERE f.job = ?1 AND "

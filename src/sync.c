@@ -190,13 +190,13 @@ sync_fill(struct run *r)
 }
 
 /*
- * Whether the tree is listed, every check is done, and at most
- * SYNC_FLUSH_ROUNDS rounds of downloads remain.
+ * Whether the run may still publish, the tree is listed, every MDTM check
+ * is done, and at most SYNC_FLUSH_ROUNDS rounds of downloads remain.
  */
 static bool
 sync_last_rounds(struct run *r)
 {
-	return r->progress.files_total > 0 &&
+	return r->progress.files_total > 0 && r->failed == 0 &&
 	    state_scan_unfinished(r->state, SCAN_DIR_PENDING) == 0 &&
 	    state_scan_unfinished(r->state, SCAN_FILE_CHECK) == 0 &&
 	    state_scan_unfinished(r->state, SCAN_FILE_FETCH) <=
@@ -542,7 +542,7 @@ out:
 		ctx.seconds = sync_elapsed(&t0);
 		state_history(st, job->name, 1, sync_print_info, &ctx);
 	}
-	xfer_free(r.xfer);	/* last: it waits for the logout */
+	xfer_free(r.xfer);	/* after the recording: it waits for the logout */
 	lock_release(lock_fd);
 	if (r.target_fd != -1)
 		close(r.target_fd);
