@@ -604,6 +604,10 @@ class Bench:
     def run_one(self, tree, case, client, run, argv, dest, src_root, src_files,
                 check_mtime, server, ignore=(), may_keep=()):
         logpath = os.path.join(self.logs, "%s-%s-%s-%d.log" % (tree, case, client, run))
+        # Every run starts with nothing left to write back: a client that
+        # does not sync leaves its mirror dirty in the page cache, and the
+        # next client would pay for writing it (a syncfs waits for it all).
+        os.sync()
         mark = server.mark()
         pcpu0 = proc_cpu(self.proxy.pid) if (self.proxy and server is self.delayed) else None
         wall, cpu, rss, rc = run_measured(argv, logpath, self.args.timeout,
