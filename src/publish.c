@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "path.h"
 #include "publish.h"
 #include "snapshot.h"
+#include "thread.h"
 #include "verify.h"
 #include "version.h"
 
@@ -425,20 +425,12 @@ publish_flusher(void *arg)
 void
 publish_flush_ahead(struct run *r)
 {
-	sigset_t all, old;
-	int rc;
-
 	if (r->flush_ahead != FLUSH_AHEAD_NOT_YET)
 		return;
 	r->flush_ahead = FLUSH_AHEAD_OVER;
 	if (r->dry || !r->job->fsync || r->incoming_fd == -1)
 		return;
-	/* Signals stay with the main thread, whose handlers set the flags. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&r->flusher, NULL, publish_flusher, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if (thread_start(&r->flusher, publish_flusher, r) != 0) {
 		log_debug("no thread for flushing ahead; publishing will");
 		return;
 	}

@@ -242,7 +242,6 @@ struct state_queue {
 	size_t		 head, len, cap;
 	struct state_retry *later;
 	size_t		 nlater, caplater;
-	size_t		 nclaimed;	/* its rows now in flight */
 };
 
 /* A row claimed from a queue, in flight until its next state. */
@@ -929,7 +928,6 @@ state_queue_release(struct state *st, int64_t id)
 
 	for (i = 0; i < st->nclaimed; i++)
 		if (st->claimed[i].id == id) {
-			st->claimed[i].from->nclaimed--;
 			st->claimed[i] = st->claimed[--st->nclaimed];
 			break;
 		}
@@ -1130,7 +1128,6 @@ state_scan_claim(struct state *st, enum scan_state waiting, int64_t now,
 			if (found == 1) {
 				claimed[st->nclaimed].id = id;
 				claimed[st->nclaimed++].from = q;
-				q->nclaimed++;
 			}
 			return found;
 		}
@@ -1143,10 +1140,16 @@ size_t
 state_scan_unfinished(struct state *st, enum scan_state waiting)
 {
 	const struct state_queue *q = state_queue_of(st, waiting);
+	size_t i, n;
 
 	if (q == NULL)
 		return 0;
-	return q->len - q->head + q->nlater + q->nclaimed;
+	n = q->len - q->head + q->nlater;
+	/* Claims are few: one per connection at most. */
+	for (i = 0; i < st->nclaimed; i++)
+		if (st->claimed[i].from == q)
+			n++;
+	return n;
 }
 
 /* When the next row in waiting is due: 1 and *when, 0 none, -1. */

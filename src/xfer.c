@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "thread.h"
 #include "xfer.h"
 
 struct xfer_slot {
@@ -693,16 +693,10 @@ xfer_closer(void *arg)
 void
 xfer_hang_up(struct xfer *x)
 {
-	sigset_t all, old;
-
 	if (x == NULL || x->closing)
 		return;
 	xfer_abort(x);
-	/* Signals stay with the main thread, whose handlers set the flags. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	x->closing = pthread_create(&x->closer, NULL, xfer_closer, x) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	x->closing = thread_start(&x->closer, xfer_closer, x) == 0;
 	if (!x->closing)
 		log_debug("no thread for logging out; doing it at the end");
 }
