@@ -32,9 +32,17 @@ size_t path_dirlen(const char *relpath);
 const char *path_base(const char *relpath);
 
 /*
+ * "./" when the server path prefix + rest would start with '-', else "".
+ * LIST and NLST take a leading '-' for options (vsftpd, pure-ftpd and
+ * proftpd do), so "LIST -l" lists the login directory, not "-l".
+ */
+const char *path_dash_guard(const char *prefix, const char *rest);
+
+/*
  * The URL of relpath below base (which ends in '/'): every byte of relpath
- * but '/' and RFC 3986 unreserved ones is percent-encoded.  With dir, a '/'
- * is appended.  Returns a string the caller frees, or NULL.
+ * but '/' and RFC 3986 unreserved ones is percent-encoded, and a path that
+ * would start with '-' starts "./" (path_dash_guard).  With dir, a '/' is
+ * appended.  Returns a string the caller frees, or NULL.
  */
 char *path_url(const char *base, const char *relpath, bool dir);
 

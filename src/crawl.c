@@ -696,8 +696,7 @@ crawl_start_next(struct run *r)
 		free(cl);
 		return found;
 	}
-	cl->url = cl->dir.path[0] ? path_url(r->job->source, cl->dir.path,
-	    true) : strdup(r->job->source);
+	cl->url = path_url(r->job->source, cl->dir.path, true);
 	if (r->target_fd != -1)
 		cl->local_fd = path_open_dir(r->target_fd, cl->dir.path, false);
 	if (crawl_list_start(cl) == -1)

@@ -127,11 +127,29 @@ path_base(const char *relpath)
 	return slash + 1;
 }
 
+/* Where the path part of an ftp:// URL starts (after its '/'), or NULL. */
+static const char *
+url_path_part(const char *url)
+{
+	const char *p;
+
+	if ((p = strstr(url, "://")) == NULL || (p = strchr(p + 3, '/')) == NULL)
+		return NULL;
+	return p + 1;
+}
+
+const char *
+path_dash_guard(const char *prefix, const char *rest)
+{
+	return (prefix[0] != '\0' ? prefix[0] : rest[0]) == '-' ? "./" : "";
+}
+
 /*
  * The URL of relpath below base (which ends in '/'): base is copied as is,
  * and every byte of relpath but '/' and the RFC 3986 unreserved ones is
  * percent-encoded, so a name with '#', '?', '%' or a space reaches the
- * server intact.  With dir, a '/' is appended unless relpath is empty
+ * server intact.  A path that would start with '-' gets "./" in front
+ * (path_dash_guard).  With dir, a '/' is appended unless relpath is empty
  * (base already ends in one).  Returns a string the caller frees, or NULL
  * with errno set.
  */
@@ -139,8 +157,9 @@ char *
 path_url(const char *base, const char *relpath, bool dir)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
+	const char		*part, *guard = "";
 	char			*url, *p;
-	size_t			 bl, rl;
+	size_t			 bl, rl, head;
 	const unsigned char	*r;
 	unsigned char		 c;
 
@@ -150,14 +169,22 @@ path_url(const char *base, const char *relpath, bool dir)
 	}
 	bl = strlen(base);
 	rl = strlen(relpath);
-	if (rl > (SIZE_MAX - bl - 2) / 3) {
+	if (rl > (SIZE_MAX - bl - 4) / 3) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if ((url = malloc(bl + 3 * rl + 2)) == NULL)
+	if ((url = malloc(bl + 3 * rl + 4)) == NULL)
 		return NULL;
-	memcpy(url, base, bl);
-	p = url + bl;
+	head = bl;
+	if ((part = url_path_part(base)) != NULL) {
+		head = (size_t)(part - base);
+		guard = path_dash_guard(part, relpath);
+	}
+	memcpy(url, base, head);
+	p = url + head;
+	p = stpcpy(p, guard);
+	memcpy(p, base + head, bl - head);
+	p += bl - head;
 	for (r = (const unsigned char *)relpath; *r != '\0'; r++) {
 		c = *r;
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -321,12 +348,10 @@ path_url_path(const char *url)
 	char		*out;
 	size_t		 n;
 
-	if (url == NULL || (p = strstr(url, "://")) == NULL ||
-	    (p = strchr(p + 3, '/')) == NULL) {
+	if (url == NULL || (p = url_path_part(url)) == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
-	p++;
 	if ((out = path_percent_decode(p, strlen(p), &n)) == NULL)
 		return NULL;
 	if (strlen(out) != n || strpbrk(out, "\r\n") != NULL) {

@@ -543,6 +543,11 @@ xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
 	 * connection needs no CWD back to where it logged in.
 	 */
 	curl_easy_setopt(e, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
+	/*
+	 * Paths go to the server as written: the "./" of path_dash_guard
+	 * must stay, and the probe's path is the listings' (path_url_path).
+	 */
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(e, CURLOPT_FTP_USE_EPSV, 1L);
 	/* A PASV reply's address is ignored: data goes to the same host. */
 	curl_easy_setopt(e, CURLOPT_FTP_SKIP_PASV_IP, 1L);

@@ -176,6 +176,13 @@ test_url(void **state)
 		{ "ftp://h/", "+&=@:!$'()*,", false,
 		    "ftp://h/%2B%26%3D%40%3A%21%24%27%28%29%2A%2C" },
 		{ "ftp://h/", "back\\slash", false, "ftp://h/back%5Cslash" },
+		/* a leading '-' would be taken for LIST options */
+		{ "ftp://h/", "-l", true, "ftp://h/./-l/" },
+		{ "ftp://h:21/", "-la/x", false, "ftp://h:21/./-la/x" },
+		{ "ftp://h/pub/", "-l", true, "ftp://h/pub/-l/" },
+		{ "ftp://h/-x/", "", true, "ftp://h/./-x/" },
+		{ "ftp://h/-x/", "y", false, "ftp://h/./-x/y" },
+		{ "ftp://h/", "a-b", false, "ftp://h/a-b" },
 		/* base is copied as is, even with bytes we would encode */
 		{ "ftp://u%40x@h:21/my dir/", "f", false,
 		    "ftp://u%40x@h:21/my dir/f" },

@@ -1,0 +1,77 @@
+"""Names a server could take for something else, against every server in
+servers.SERVERS: a directory called "-l" or "-la" (LIST and NLST read a
+leading '-' as options: vsftpd answered "LIST -l" with the login
+directory, so the mirror recursed into -l/-l/-l/... and never finished),
+glob characters ("g[1]" beside "g1", "s*" beside "sx", "q?x" beside "qax",
+"b{a,b}" beside "ba"), a tilde, a space and a literal "%41".
+
+Each must be mirrored exactly, and a second sync must find nothing to do.
+"""
+
+import helpers
+import servers
+from helpers import content
+
+BASE = 1_650_000_000   # 2022-04-15
+
+NAMES = ["-l", "-la", "g[1]", "g1", "s*", "sx", "q?x", "qax", "b{a,b}", "ba",
+         "~t", "a b", "%41"]
+
+
+def odd_tree():
+    files = {}
+    for i, name in enumerate(NAMES):
+        files["%s/f%d" % (name, i)] = (content(name, 100 + i), BASE + i)
+        files["%s/inner %s" % (name, name)] = (content(name + "/2", 50 + i), BASE + 60 + i)
+        files["top%s" % name] = (content("top" + name, 10 + i), BASE + 120 + i)
+    # A file, not a directory, named like an option, at the top too.
+    files["-rf"] = (content("-rf", 7), BASE + 200)
+    return files
+
+
+class NameScenarios:
+    """Mixed into one TestCase per server kind (see the bottom)."""
+
+    server_kind = None
+
+    def setUp(self):
+        super().setUp()
+        self.remote = self.path("remote")
+        helpers.write_tree(self.remote, odd_tree())
+        self.server = servers.start_for(self, self.server_kind, self.remote)
+        self.mirror = helpers.Mirror(self.tmp, "names-" + self.server_kind, self.server.url,
+                                     connections=4, retries=1, timeout=10)
+
+    def test_odd_names_mirror_exactly(self):
+        mark = self.server.mark()
+        result = self.mirror.sync()
+        self.assertExit(result, 0, "first sync")
+        self.assertSameTree(self.remote, self.mirror.target, " after the first sync")
+        if self.server.logs_commands:
+            listed = [c.arg for c in self.server.commands(mark) if c.cmd in ("LIST", "MLSD")]
+            self.assertEqual([a for a in listed if a.lstrip("/").startswith("-")], [],
+                             "a listing named a path starting with '-'")
+
+        before = len(self.mirror.runs())
+        result = self.mirror.sync()
+        self.assertExit(result, 0, "second sync")
+        run = self.new_run(self.mirror, before, result)
+        self.assertEqual((run["files_added"], run["files_changed"], run["files_deleted"]),
+                         (0, 0, 0), "second sync changed something: %s" % run)
+        self.assertSameTree(self.remote, self.mirror.target, " after the second sync")
+
+
+class TestNamesPyftpdlib(NameScenarios, helpers.IntegrationTest):
+    server_kind = "pyftpdlib"
+
+
+class TestNamesPureFtpd(NameScenarios, helpers.IntegrationTest):
+    server_kind = "pure-ftpd"
+
+
+class TestNamesVsftpd(NameScenarios, helpers.IntegrationTest):
+    server_kind = "vsftpd"
+
+
+class TestNamesProftpd(NameScenarios, helpers.IntegrationTest):
+    server_kind = "proftpd"
