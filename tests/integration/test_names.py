@@ -3,7 +3,8 @@ servers.SERVERS: a directory called "-l" or "-la" (LIST and NLST read a
 leading '-' as options: vsftpd answered "LIST -l" with the login
 directory, so the mirror recursed into -l/-l/-l/... and never finished),
 glob characters ("g[1]" beside "g1", "s*" beside "sx", "q?x" beside "qax",
-"b{a,b}" beside "ba"), a tilde, a space and a literal "%41".
+"b{a,b}" beside "ba"), a tilde, spaces (inside, leading, trailing) and a
+literal "%41".
 
 Each must be mirrored exactly, and a second sync must find nothing to do.
 """
@@ -15,7 +16,7 @@ from helpers import content
 BASE = 1_650_000_000   # 2022-04-15
 
 NAMES = ["-l", "-la", "g[1]", "g1", "s*", "sx", "q?x", "qax", "b{a,b}", "ba",
-         "~t", "a b", "%41"]
+         "~t", "a b", "%41", " lead", "trail ", "  two"]
 
 
 def odd_tree():
