@@ -30,6 +30,9 @@ struct run {
 	enum listing_format format;	/* how directories are listed */
 	struct run_counts counts;
 	int64_t		 failed;	/* transfers that failed for good */
+	int64_t		 refused;	/* files the server refused for good
+					   (a 5xx to RETR): left out, the rest
+					   is published */
 	int64_t		 rejected;	/* files the gate quarantined */
 	int64_t		 incomplete;	/* entries not mirrorable: refused
 					   names, unreadable listing lines */

@@ -38,6 +38,8 @@ struct xfer_result {
 	bool		 transient;	/* worth retrying */
 	bool		 refused_connect; /* could not connect or log in */
 	bool		 quote_rejected; /* the server refused req.quote */
+	bool		 file_refused;	/* a 5xx to RETR: this file, not the
+					   session, is the problem */
 };
 
 /* What to do.  Pointers are borrowed until on_done has run. */

@@ -283,7 +283,15 @@ again:
 		state_scan_set(r->state, f->row.id, SCAN_FILE_FETCH, tries,
 		    run_retry_at(tries));
 	} else {
-		r->failed++;
+		/*
+		 * A file the server will not give (unreadable, a name it
+		 * refuses) must not freeze the mirror: it is left out, its
+		 * previous version stays public, and the rest is published.
+		 */
+		if (res->file_refused && !f->too_long)
+			r->refused++;
+		else
+			r->failed++;
 		run_error(r, f->row.path, "cannot fetch /%s: %s", f->row.path,
 		    detail);
 		state_scan_set(r->state, f->row.id, SCAN_FILE_FAILED, tries, 0);

@@ -491,12 +491,12 @@ publish_entry(void *arg, const struct scan_row *row)
 	}
 	/*
 	 * Index files describe the files published before them: with some
-	 * of those rejected, the old index stays, and the new one waits
-	 * (staged) for a run in which everything passes.
+	 * of those rejected or refused, the old index stays, and the new
+	 * one waits (staged) for a run in which everything passes.
 	 */
-	if (is_index && r->rejected > 0) {
+	if (is_index && (r->rejected > 0 || r->refused > 0)) {
 		run_event(r, row->path, "skip", -1, "held back: files of this "
-		    "run were rejected");
+		    "run were rejected or refused by the server");
 		return state_scan_set(r->state, row->id, SCAN_FILE_HELD,
 		    row->tries, 0) == -1 ? -1 : 0;
 	}

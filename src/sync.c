@@ -349,6 +349,11 @@ sync_conclude(struct run *r, const char **status)
 		*status = "failed";
 		return SYNC_PARTIAL;
 	}
+	/* Published, but without what the server would not give. */
+	if (r->refused > 0)
+		return sync_partial(r, status, "%lld files were refused by the "
+		    "server (5xx to RETR); the public tree keeps their previous "
+		    "versions (see events)", (long long)r->refused);
 	/* Published, but without what the verification gate rejected. */
 	if (r->rejected > 0)
 		return sync_partial(r, status, "%lld files failed verification "

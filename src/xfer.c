@@ -917,6 +917,8 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	    xfer_transient(code, reply);
 	e->r.refused_connect = xfer_refused(code);
 	e->r.quote_rejected = code == CURLE_QUOTE_ERROR;
+	e->r.file_refused = (code == CURLE_REMOTE_FILE_NOT_FOUND ||
+	    code == CURLE_FTP_COULDNT_RETR_FILE) && reply >= 500 && reply < 600;
 }
 
 /* How long a paused download waits for its reply (XFER_LINGER_WAITS). */

@@ -470,13 +470,21 @@ class TestReplies(FaultTest):
         self.proxy.clear()
         self.sync_ok(" after the replies are normal again")
 
-    def check_permanent(self, code):
-        self.setup_mirror(base_tree(big_size=100_000))
+    def check_permanent(self, code, **keys):
+        """A file the server refuses for good is left out (error event, no
+        retry, its old version stays public), but it does not freeze the
+        mirror: the run's other changes are published, except index files
+        (publish_last), which wait for a run in which everything passes."""
+        files = base_tree(big_size=100_000)
+        files["SHA256SUMS"] = (content("sums v1", 200), BASE + 6)
+        self.setup_mirror(files, **keys)
         self.sync_ok(" (first copy)")
         old = public_snapshot(self.mirror.target)
-        new_file = "pool/new.deb"
+        new_file, fine_file, index = "pool/new.deb", "docs/x y.txt", "SHA256SUMS"
         helpers.set_file(self.remote, self.TARGET_FILE, content("a.deb v2", 41_000), BASE + 500)
         helpers.set_file(self.remote, new_file, content("new", 5_000), BASE + 501)
+        helpers.set_file(self.remote, fine_file, content("x y v2", 310), BASE + 502)
+        helpers.set_file(self.remote, index, content("sums v2", 200), BASE + 503)
         self.proxy.inject_reply("RETR", code, times=100, path=self.TARGET_FILE)
         self.proxy.inject_reply("RETR", code, times=100, path=new_file)
         before = len(self.mirror.runs())
@@ -485,6 +493,8 @@ class TestReplies(FaultTest):
         self.assertNoCrash(result)
         self.assertExit(result, 1, "sync with %d on RETR of two files" % code)
         run = self.new_run(self.mirror, before, result)
+        self.assertEqual(run["status"], "partial", "runs row %s" % run)
+        self.assertIn("refused", run["message"] or "", "runs.message: %s" % run)
         for path in (self.TARGET_FILE, new_file):
             attempts = [c for c in self.proxy.commands("RETR", since=mark)
                         if faultproxy.norm(c[3]) == path]
@@ -497,6 +507,13 @@ class TestReplies(FaultTest):
         self.assertEqual(now[self.TARGET_FILE].data, old[self.TARGET_FILE].data,
                          "the public copy of %s changed although its download failed" % self.TARGET_FILE)
         self.assertNotIn(new_file, now, "%s published although its download failed" % new_file)
+        self.assertEqual(now[fine_file].data, content("x y v2", 310),
+                         "%s, fetched fine, was not published\n%s" % (fine_file, self.context(result)))
+        self.assertEqual(now[index].data, old[index].data,
+                         "the index file %s was published beside a refused file" % index)
+        held = self.events(run["id"], "skip", index)
+        self.assertTrue(held and "held back" in (held[0]["detail"] or ""),
+                        "no `skip` event holds %s back: %s" % (index, held))
         self.proxy.clear()
         self.sync_ok(" after the replies are normal again")
 
@@ -505,6 +522,9 @@ class TestReplies(FaultTest):
 
     def test_550_permanent(self):
         self.check_permanent(550)
+
+    def test_550_permanent_snapshot(self):
+        self.check_permanent(550, publish="snapshot")
 
 
 # ======================================================================
