@@ -51,6 +51,7 @@ struct publish {
 	bool		 changed;	/* a directory made or a name moved */
 	bool		 index_phase;	/* publishing the publish_last files */
 	bool		 index_seen;	/* the first phase passed one over */
+	bool		 index_held;	/* one waits: so do the deletions */
 	struct manifest	 manifests[PUBLISH_MANIFESTS]; /* read this run */
 	size_t		 next_manifest;	/* the cache slot to reuse next */
 	int64_t		 errors;
@@ -495,6 +496,7 @@ publish_entry(void *arg, const struct scan_row *row)
 	 * one waits (staged) for a run in which everything passes.
 	 */
 	if (is_index && (r->rejected > 0 || r->refused > 0)) {
+		p->index_held = true;
 		run_event(r, row->path, "skip", -1, "held back: files of this "
 		    "run were rejected or refused by the server");
 		return state_scan_set(r->state, row->id, SCAN_FILE_HELD,
@@ -753,6 +755,11 @@ publish_run(struct run *r)
 	if (over)
 		run_error(r, "", "max_delete: %lld files vanished upstream, "
 		    "more than the job allows; nothing was deleted",
+		    (long long)ndelete);
+	else if (p.index_held && ndelete > 0)
+		/* The old index stays public, and it may list them. */
+		log_warn("%s: %lld files vanished upstream; deleting them waits "
+		    "with the held-back index files", r->job->name,
 		    (long long)ndelete);
 	else if (r->job->delete && state_vanished_foreach(r->state,
 	    r->job->name, deletions_apply, &d) == -1)

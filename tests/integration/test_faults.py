@@ -474,10 +474,11 @@ class TestReplies(FaultTest):
         """A file the server refuses for good is left out (error event, no
         retry, its old version stays public), but it does not freeze the
         mirror: the run's other changes are published, except index files
-        (publish_last), which wait for a run in which everything passes."""
+        (publish_last), which wait for a run in which everything passes, and
+        with them the deletions (the old index may list what vanished)."""
         files = base_tree(big_size=100_000)
         files["SHA256SUMS"] = (content("sums v1", 200), BASE + 6)
-        self.setup_mirror(files, **keys)
+        self.setup_mirror(files, max_delete="50%", **keys)
         self.sync_ok(" (first copy)")
         old = public_snapshot(self.mirror.target)
         new_file, fine_file, index = "pool/new.deb", "docs/x y.txt", "SHA256SUMS"
@@ -485,6 +486,8 @@ class TestReplies(FaultTest):
         helpers.set_file(self.remote, new_file, content("new", 5_000), BASE + 501)
         helpers.set_file(self.remote, fine_file, content("x y v2", 310), BASE + 502)
         helpers.set_file(self.remote, index, content("sums v2", 200), BASE + 503)
+        gone = "README"
+        os.unlink(os.path.join(self.remote, gone))
         self.proxy.inject_reply("RETR", code, times=100, path=self.TARGET_FILE)
         self.proxy.inject_reply("RETR", code, times=100, path=new_file)
         before = len(self.mirror.runs())
@@ -514,6 +517,8 @@ class TestReplies(FaultTest):
         held = self.events(run["id"], "skip", index)
         self.assertTrue(held and "held back" in (held[0]["detail"] or ""),
                         "no `skip` event holds %s back: %s" % (index, held))
+        # The old index stays, and it may list what vanished: deletions wait too.
+        self.assertIn(gone, now, "%s deleted while the old index was kept" % gone)
         self.proxy.clear()
         self.sync_ok(" after the replies are normal again")
 
