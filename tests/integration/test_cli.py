@@ -1,5 +1,5 @@
 """Command-line contract: job-file errors, exit statuses without a usable
-remote, and `history --json`."""
+remote, `history --json`, and `sync --dry-run`."""
 
 import json
 import os
@@ -127,3 +127,65 @@ class TestHistory(helpers.IntegrationTest):
         limited = mirror.run("history", "hist", "--limit", "1", "--json")
         self.assertExit(limited, 0, "history hist --limit 1 --json")
         self.assertEqual([r["id"] for r in json.loads(limited.stdout)], [runs[0]["id"]])
+
+
+def files_state(root):
+    """{relpath: (size, mtime_ns, bytes)} of everything under root, or {} if
+    root does not exist."""
+    found = {}
+    for dirpath, dirs, names in os.walk(root):
+        for name in dirs + names:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            data = None
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as f:
+                    data = f.read()
+            found[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns, data)
+    return found
+
+
+class TestDryRun(helpers.IntegrationTest):
+    """INTERFACE.md: `sync --dry-run` prints what would be fetched, deleted and
+    published, and changes nothing on disk or in the database."""
+
+    def setUp(self):
+        super().setUp()
+        self.remote = self.path("remote")
+        helpers.write_tree(self.remote, {"a.txt": (content("a", 100), 1_600_000_000),
+                                         "d/b.txt": (content("b", 200), 1_600_000_001),
+                                         "d/gone.txt": (content("g", 50), 1_600_000_002)})
+        server = servers.start_for(self, "pyftpdlib", self.remote)
+        self.mirror = helpers.Mirror(self.tmp, "dry", server.url, max_delete="90%")
+
+    def untouched(self):
+        """What a dry run must leave as it is: target, incoming, the database."""
+        return {"target": files_state(self.mirror.target),
+                "incoming": files_state(self.mirror.incoming),
+                "db": {p: files_state(os.path.dirname(p)).get(os.path.basename(p))
+                       for p in (self.mirror.db, self.mirror.db + "-wal")}}
+
+    def test_dry_run_before_the_first_sync_creates_nothing(self):
+        result = self.mirror.run("sync", "--dry-run", self.mirror.job)
+        self.assertExit(result, 0, "sync --dry-run of a new job")
+        for path in ("/a.txt", "/d/b.txt"):
+            self.assertRegex(result.stdout, r"(?m)^fetch\tadd\t%s\t" % re.escape(path))
+        for path in (self.mirror.target, self.mirror.incoming, self.mirror.db):
+            self.assertFalse(os.path.exists(path), "the dry run created %s" % path)
+
+    def test_dry_run_lists_changes_and_changes_nothing(self):
+        self.assertExit(self.mirror.sync(), 0, "first sync")
+        helpers.set_file(self.remote, "a.txt", content("a2", 120), 1_600_000_100)
+        helpers.set_file(self.remote, "d/new.txt", content("n", 10), 1_600_000_101)
+        os.unlink(os.path.join(self.remote, "d/gone.txt"))
+        before = self.untouched()
+        runs = len(self.mirror.runs())
+
+        result = self.mirror.run("sync", "--dry-run", self.mirror.job)
+
+        self.assertExit(result, 0, "sync --dry-run")
+        self.assertRegex(result.stdout, r"(?m)^fetch\tchange\t/a\.txt\t")
+        self.assertRegex(result.stdout, r"(?m)^fetch\tadd\t/d/new\.txt\t")
+        self.assertRegex(result.stdout, r"(?m)^delete\tfile\t/d/gone\.txt$")
+        self.assertEqual(self.untouched(), before, "the dry run changed the disk or the database")
+        self.assertEqual(len(self.mirror.runs()), runs, "the dry run recorded a run")
