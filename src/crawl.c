@@ -724,7 +724,7 @@ crawl_ls(struct run *r)
 	cl->local_fd = -1;
 	cl->print = true;
 	cl->done = &done;
-	cl->url = strdup(r->job->source);
+	cl->url = path_url(r->job->source, "", true);
 	if (crawl_list_start(cl) == -1) {
 		crawl_list_free(cl);
 		return -1;

@@ -6,8 +6,12 @@ glob characters ("g[1]" beside "g1", "s*" beside "sx", "q?x" beside "qax",
 "b{a,b}" beside "ba"), a tilde, spaces (inside, leading, trailing) and a
 literal "%41".
 
-Each must be mirrored exactly, and a second sync must find nothing to do.
+Each must be mirrored exactly, and a second sync must find nothing to do;
+`ftpmirror ls` of such a directory must list that directory.
 """
+
+import os
+from urllib.parse import quote
 
 import helpers
 import servers
@@ -60,6 +64,29 @@ class NameScenarios:
         self.assertEqual((run["files_added"], run["files_changed"], run["files_deleted"]),
                          (0, 0, 0), "second sync changed something: %s" % run)
         self.assertSameTree(self.remote, self.mirror.target, " after the second sync")
+
+    def test_source_named_like_an_option(self):
+        """A job whose source directory itself is "-l" mirrors that directory."""
+        mirror = helpers.Mirror(self.tmp, "dash-" + self.server_kind, self.server.url + "-l/",
+                                connections=2, retries=1, timeout=10)
+        result = mirror.sync()
+        self.assertExit(result, 0, "sync of %s-l/" % self.server.url)
+        self.assertSameTree(os.path.join(self.remote, "-l"), mirror.target, " (source -l/)")
+
+    def test_ls_lists_the_named_directory(self):
+        """`ftpmirror ls URL` (INTERFACE.md) shows one line per entry of
+        that directory, even one named like an option."""
+        for name, index in (("-l", NAMES.index("-l")), ("a b", NAMES.index("a b"))):
+            url = self.server.url + quote(name) + "/"
+            result = self.mirror.run("ls", url)
+            self.assertExit(result, 0, "ls %s" % url)
+            names = sorted(line.split(None, 4)[-1] for line in result.stdout.splitlines()
+                           if line.split(None, 1)[0] in ("file", "dir", "link"))
+            self.assertEqual(names, sorted(["f%d" % index, "inner %s" % name]),
+                             "ls %s listed another directory\n%s"
+                             % (url, helpers.describe(result)))
+            self.assertRegex(result.stdout, r"(?m)^file +%d +\S+ +(second|minute|day) +f%d$"
+                             % (100 + index, index))
 
 
 class TestNamesPyftpdlib(NameScenarios, helpers.IntegrationTest):
