@@ -1690,6 +1690,14 @@ parse_job(const char *file, const char *anchor, const char *want_name,
 	p.buf = buf != NULL ? buf : "";
 	p.len = buf != NULL ? len : 0;
 	p.errs = errs;
+	/*
+	 * A UTF-8 byte order mark (Windows editors write one) is not
+	 * content; the parser, told the encoding, would take it for some.
+	 */
+	if (p.len >= 3 && memcmp(p.buf, "\xef\xbb\xbf", 3) == 0) {
+		p.buf += 3;
+		p.len -= 3;
+	}
 
 	if (p.len > JOB_MAX_FILE) {
 		errs_add(errs, "%s: larger than %d bytes", file, JOB_MAX_FILE);

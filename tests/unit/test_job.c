@@ -210,6 +210,24 @@ test_flow_mapping(void **state)
 	job_free(job);
 }
 
+/* Saved by a Windows editor: a byte order mark and CRLF line ends. */
+static void
+test_bom_and_crlf(void **state)
+{
+	struct job	*job;
+
+	(void)state;
+	job = parse_ok(FILE_, "\xef\xbb\xbfname: x\r\nsource: ftp://h/\r\n"
+	    "target: /srv/x\r\nretries: 5\r\n");
+	assert_string_equal(job->name, "x");
+	assert_int_equal(job->retries, 5);
+	job_free(job);
+	/* Positions still count from the first line. */
+	parse_fails(FILE_, "\xef\xbb\xbfname: x\nsource: ftp://h/\ntarget: /srv/x\n"
+	    "retries: many\n", strlen("\xef\xbb\xbfname: x\nsource: ftp://h/\n"
+	    "target: /srv/x\nretries: many\n"), FILE_ ":4:10:", "retries");
+}
+
 static void
 test_defaults(void **state)
 {
@@ -1360,6 +1378,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_flow_mapping),
+		cmocka_unit_test(test_bom_and_crlf),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_sources),
