@@ -32,19 +32,29 @@ size_t path_dirlen(const char *relpath);
 const char *path_base(const char *relpath);
 
 /*
- * "./" when the server path prefix + rest would start with '-', else "".
- * LIST and NLST take a leading '-' for options (vsftpd, pure-ftpd and
- * proftpd do), so "LIST -l" lists the login directory, not "-l".
+ * "./" when the server path prefix + rest would start with '-', '~' or a
+ * blank, else "".  LIST and NLST take a leading '-' for options (vsftpd,
+ * pure-ftpd and proftpd do), so "LIST -l" lists the login directory, not
+ * "-l"; proftpd takes "~t/f" for user t's home; and a leading blank may be
+ * taken for the separator.
  */
-const char *path_dash_guard(const char *prefix, const char *rest);
+const char *path_lead_guard(const char *prefix, const char *rest);
 
 /*
  * The URL of relpath below base (which ends in '/'): every byte of relpath
  * but '/' and RFC 3986 unreserved ones is percent-encoded, and a path that
- * would start with '-' starts "./" (path_dash_guard).  With dir, a '/' is
+ * would start with '-', '~' or a blank starts "./" (path_lead_guard).  With dir, a '/' is
  * appended.  Returns a string the caller frees, or NULL.
  */
 char *path_url(const char *base, const char *relpath, bool dir);
+
+/*
+ * Whether a directory is better listed by CWD to it and a bare LIST: its
+ * path holds a glob character ('*', '?', '[', '{') or a blank.  pure-ftpd
+ * and proftpd expand LIST's argument as globs ("LIST g[1]" lists "g1"),
+ * and pure-ftpd splits it at blanks ("LIST a b" lists "a" and "b").
+ */
+bool path_list_needs_cwd(const char *path);
 
 /* The value of hex digit c, or -1. */
 int path_hex_digit(int c);

@@ -46,6 +46,8 @@ struct xfer_result {
 struct xfer_req {
 	const char	*url;
 	const char	*list_cmd;	/* "MLSD"/"LIST" for a directory, or NULL */
+	bool		 cwd_first;	/* CWD to the directory, then list it
+					   without an argument */
 	const char	*quote;		/* a command sent before, e.g. "FEAT" */
 	bool		 nobody;	/* transfer nothing (with quote) */
 	int64_t		 resume_from;	/* REST offset, 0 = none */

@@ -657,6 +657,7 @@ crawl_list_start(struct crawl_list *cl)
 {
 	struct run *r = cl->r;
 	struct xfer_req req;
+	char *path = NULL;
 
 	cl->parser = listing_parser_new(r->format,
 	    tz_utc_to_wall((int64_t)time(NULL)), crawl_on_entry, crawl_on_bad,
@@ -668,6 +669,26 @@ crawl_list_start(struct crawl_list *cl)
 	memset(&req, 0, sizeof(req));
 	req.url = cl->url;
 	req.list_cmd = r->format == LISTING_MLSD ? "MLSD" : "LIST";
+	/*
+	 * LIST's argument may be taken for globs or split at blanks: then
+	 * CWD to the directory instead, named ".../." so that no server
+	 * trims a trailing blank off it.
+	 */
+	if (r->format == LISTING_LIST &&
+	    (path = path_url_path(cl->url)) != NULL &&
+	    path_list_needs_cwd(path)) {
+		free(path);
+		if (asprintf(&path, "%s./", cl->url) == -1) {
+			log_err("out of memory");
+			return -1;
+		}
+		free(cl->url);
+		cl->url = path;
+		req.url = cl->url;
+		req.cwd_first = true;
+		path = NULL;
+	}
+	free(path);
 	req.on_data = crawl_on_data;
 	req.on_done = crawl_on_done;
 	req.arg = cl;

@@ -605,7 +605,7 @@ quote_start(struct run *r, enum scan_state waiting, const char *verb,
 	}
 	/* Named as RETR names it: relative to the login directory. */
 	if ((base = path_url_path(r->job->source)) == NULL ||
-	    asprintf(&q->command, "%s %s%s%s", verb, path_dash_guard(base,
+	    asprintf(&q->command, "%s %s%s%s", verb, path_lead_guard(base,
 	    q->row.path), base, q->row.path) == -1) {
 		q->command = NULL;
 		log_err("out of memory");

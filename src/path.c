@@ -139,17 +139,26 @@ url_path_part(const char *url)
 }
 
 const char *
-path_dash_guard(const char *prefix, const char *rest)
+path_lead_guard(const char *prefix, const char *rest)
 {
-	return (prefix[0] != '\0' ? prefix[0] : rest[0]) == '-' ? "./" : "";
+	char c = prefix[0] != '\0' ? prefix[0] : rest[0];
+
+	return c == '-' || c == '~' || c == ' ' || c == '\t' ? "./" : "";
+}
+
+bool
+path_list_needs_cwd(const char *path)
+{
+	return strpbrk(path, "*?[{ \t") != NULL;
 }
 
 /*
  * The URL of relpath below base (which ends in '/'): base is copied as is,
  * and every byte of relpath but '/' and the RFC 3986 unreserved ones is
  * percent-encoded, so a name with '#', '?', '%' or a space reaches the
- * server intact.  A path that would start with '-' gets "./" in front
- * (path_dash_guard).  With dir, a '/' is appended unless relpath is empty
+ * server intact.  A path that would start with '-', '~' or a blank gets "./"
+ * in front
+ * (path_lead_guard).  With dir, a '/' is appended unless relpath is empty
  * (base already ends in one).  Returns a string the caller frees, or NULL
  * with errno set.
  */
@@ -178,7 +187,7 @@ path_url(const char *base, const char *relpath, bool dir)
 	head = bl;
 	if ((part = url_path_part(base)) != NULL) {
 		head = (size_t)(part - base);
-		guard = path_dash_guard(part, relpath);
+		guard = path_lead_guard(part, relpath);
 	}
 	memcpy(url, base, head);
 	p = url + head;

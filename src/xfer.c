@@ -539,12 +539,7 @@ xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
 		curl_easy_setopt(e, CURLOPT_PASSWORD, o->password);
 	}
 	/*
-	 * Name every file by its full path: no CWD per file, and a reused
-	 * connection needs no CWD back to where it logged in.
-	 */
-	curl_easy_setopt(e, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
-	/*
-	 * Paths go to the server as written: the "./" of path_dash_guard
+	 * Paths go to the server as written: the "./" of path_lead_guard
 	 * must stay, and the probe's path is the listings' (path_url_path).
 	 */
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
@@ -754,10 +749,23 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 	}
 	/* Every option a request may set, set (or unset) each time. */
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	/*
+	 * Name every file by its full path: no CWD per file, and a reused
+	 * connection needs no CWD back to where it logged in.  With
+	 * cwd_first, one CWD to the directory (libcurl goes back to the login
+	 * directory before the next request that names a path).
+	 */
+	curl_easy_setopt(e, CURLOPT_FTP_FILEMETHOD, req->cwd_first ?
+	    (long)CURLFTPMETHOD_SINGLECWD : (long)CURLFTPMETHOD_NOCWD);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
 	    req->list_cmd && strcmp(req->list_cmd, "LIST") != 0 ?
 	    req->list_cmd : NULL);
-	curl_easy_setopt(e, CURLOPT_QUOTE, slot->quote);
+	/*
+	 * As a pre-quote, the command goes out after libcurl's CWD back to
+	 * the login directory (a listing with cwd_first leaves the
+	 * connection elsewhere), so its relative path names the right file.
+	 */
+	curl_easy_setopt(e, CURLOPT_PREQUOTE, slot->quote);
 	curl_easy_setopt(e, CURLOPT_NOBODY, req->nobody ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE,
 	    (curl_off_t)(req->resume_from > 0 ? req->resume_from : 0));
@@ -772,7 +780,7 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 
 	if (curl_multi_add_handle(x->multi, e) != CURLM_OK) {
 		log_err("cannot start a transfer of %s", req->url);
-		curl_easy_setopt(e, CURLOPT_QUOTE, NULL);
+		curl_easy_setopt(e, CURLOPT_PREQUOTE, NULL);
 		curl_slist_free_all(slot->quote);
 		slot->quote = NULL;
 		return -1;
@@ -894,7 +902,7 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 		(void)shutdown(fd, SHUT_WR);
 	curl_multi_remove_handle(x->multi, slot->easy);
 	/* The handle lives on: it must not keep a pointer to freed memory. */
-	curl_easy_setopt(slot->easy, CURLOPT_QUOTE, NULL);
+	curl_easy_setopt(slot->easy, CURLOPT_PREQUOTE, NULL);
 	curl_slist_free_all(slot->quote);
 	slot->quote = NULL;
 	slot->busy = false;

@@ -6,11 +6,13 @@ glob characters ("g[1]" beside "g1", "s*" beside "sx", "q?x" beside "qax",
 "b{a,b}" beside "ba"), a tilde, spaces (inside, leading, trailing) and a
 literal "%41".
 
-Each must be mirrored exactly, and a second sync must find nothing to do;
+Each must be mirrored exactly, with MLSD and with LIST, and a second sync
+must find nothing to do;
 `ftpmirror ls` of such a directory must list that directory.
 """
 
 import os
+import time
 from urllib.parse import quote
 
 import helpers
@@ -24,10 +26,15 @@ NAMES = ["-l", "-la", "g[1]", "g1", "s*", "sx", "q?x", "qax", "b{a,b}", "ba",
 
 
 def odd_tree():
+    # A recent file in each directory: LIST shows its time to the minute, so
+    # every sync over LIST asks its MDTM, a command that must name the file
+    # right even on a connection that has just listed a directory by CWD.
+    recent = int(time.time()) - 90
     files = {}
     for i, name in enumerate(NAMES):
         files["%s/f%d" % (name, i)] = (content(name, 100 + i), BASE + i)
         files["%s/inner %s" % (name, name)] = (content(name + "/2", 50 + i), BASE + 60 + i)
+        files["%s/recent" % name] = (content(name + "/r", 30 + i), recent - i)
         files["top%s" % name] = (content("top" + name, 10 + i), BASE + 120 + i)
     # A file, not a directory, named like an option, at the top too.
     files["-rf"] = (content("-rf", 7), BASE + 200)
@@ -38,6 +45,7 @@ class NameScenarios:
     """Mixed into one TestCase per server kind (see the bottom)."""
 
     server_kind = None
+    listing = "auto"
 
     def setUp(self):
         super().setUp()
@@ -45,7 +53,7 @@ class NameScenarios:
         helpers.write_tree(self.remote, odd_tree())
         self.server = servers.start_for(self, self.server_kind, self.remote)
         self.mirror = helpers.Mirror(self.tmp, "names-" + self.server_kind, self.server.url,
-                                     connections=4, retries=1, timeout=10)
+                                     connections=4, retries=1, timeout=10, listing=self.listing)
 
     def test_odd_names_mirror_exactly(self):
         mark = self.server.mark()
@@ -82,7 +90,7 @@ class NameScenarios:
             self.assertExit(result, 0, "ls %s" % url)
             names = sorted(line.split(None, 4)[-1] for line in result.stdout.splitlines()
                            if line.split(None, 1)[0] in ("file", "dir", "link"))
-            self.assertEqual(names, sorted(["f%d" % index, "inner %s" % name]),
+            self.assertEqual(names, sorted(["f%d" % index, "inner %s" % name, "recent"]),
                              "ls %s listed another directory\n%s"
                              % (url, helpers.describe(result)))
             self.assertRegex(result.stdout, r"(?m)^file +%d +\S+ +(second|minute|day) +f%d$"
@@ -103,3 +111,16 @@ class TestNamesVsftpd(NameScenarios, helpers.IntegrationTest):
 
 class TestNamesProftpd(NameScenarios, helpers.IntegrationTest):
     server_kind = "proftpd"
+
+
+# pure-ftpd and proftpd offer MLSD, whose argument is a path; forced to LIST,
+# they expand its argument as a glob ("LIST g[1]" lists g1), so ftpmirror
+# has to CWD into such a directory and list it without an argument.
+class TestNamesListPureFtpd(NameScenarios, helpers.IntegrationTest):
+    server_kind = "pure-ftpd"
+    listing = "list"
+
+
+class TestNamesListProftpd(NameScenarios, helpers.IntegrationTest):
+    server_kind = "proftpd"
+    listing = "list"

@@ -183,6 +183,9 @@ test_url(void **state)
 		{ "ftp://h/-x/", "", true, "ftp://h/./-x/" },
 		{ "ftp://h/-x/", "y", false, "ftp://h/./-x/y" },
 		{ "ftp://h/", "a-b", false, "ftp://h/a-b" },
+		{ "ftp://h/", " x", true, "ftp://h/./%20x/" },
+		{ "ftp://h/", "~t/f", false, "ftp://h/./~t/f" },
+		{ "ftp://h/pub/", " x", true, "ftp://h/pub/%20x/" },
 		/* base is copied as is, even with bytes we would encode */
 		{ "ftp://u%40x@h:21/my dir/", "f", false,
 		    "ftp://u%40x@h:21/my dir/f" },
@@ -197,6 +200,20 @@ test_url(void **state)
 		assert_string_equal(s, rows[i].want);
 		free(s);
 	}
+}
+
+static void
+test_list_needs_cwd(void **state)
+{
+	(void)state;
+	assert_true(path_list_needs_cwd("g[1]"));
+	assert_true(path_list_needs_cwd("pub/s*/x"));
+	assert_true(path_list_needs_cwd("q?x/"));
+	assert_true(path_list_needs_cwd("b{a,b}"));
+	assert_true(path_list_needs_cwd("pub/a b/"));
+	assert_true(path_list_needs_cwd("x\t/"));
+	assert_false(path_list_needs_cwd(""));
+	assert_false(path_list_needs_cwd("pub/~t/-l/%41/x]y/"));
 }
 
 struct link_row {
@@ -812,6 +829,7 @@ main(void)
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_dirlen_base),
 		cmocka_unit_test(test_url),
+		cmocka_unit_test(test_list_needs_cwd),
 		cmocka_unit_test(test_link_inside),
 		cmocka_unit_test(test_link_resolve),
 		cmocka_unit_test_setup_teardown(test_open_dir_nested,
