@@ -38,8 +38,8 @@ struct xfer_result {
 	bool		 transient;	/* worth retrying */
 	bool		 refused_connect; /* could not connect or log in */
 	bool		 quote_rejected; /* the server refused req.quote */
-	bool		 file_refused;	/* a 5xx to RETR: this file, not the
-					   session, is the problem */
+	bool		 file_refused;	/* a 5xx to RETR (or LIST): this file,
+					   not the session, is the problem */
 };
 
 /* What to do.  Pointers are borrowed until on_done has run. */
@@ -48,7 +48,9 @@ struct xfer_req {
 	const char	*list_cmd;	/* "MLSD"/"LIST" for a directory, or NULL */
 	bool		 cwd_first;	/* CWD to the directory, then list it
 					   without an argument */
-	const char	*quote;		/* a command sent before, e.g. "FEAT" */
+	const char	*quote;		/* a command ("FEAT", "MDTM path"), sent
+					   after any CWD back to the login
+					   directory */
 	bool		 nobody;	/* transfer nothing (with quote) */
 	int64_t		 resume_from;	/* REST offset, 0 = none */
 	bool		 size_known;	/* skip libcurl's SIZE before RETR */
