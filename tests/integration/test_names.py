@@ -3,12 +3,13 @@ servers.SERVERS: a directory called "-l" or "-la" (LIST and NLST read a
 leading '-' as options: vsftpd answered "LIST -l" with the login
 directory, so the mirror recursed into -l/-l/-l/... and never finished),
 glob characters ("g[1]" beside "g1", "s*" beside "sx", "q?x" beside "qax",
-"b{a,b}" beside "ba"), a tilde, spaces (inside, leading, trailing) and a
-literal "%41".
+"b{a,b}" beside "ba": pure-ftpd and proftpd expand LIST's argument), a
+leading tilde (proftpd: a home directory), blanks inside, leading and
+trailing (pure-ftpd splits LIST's argument at them) and a literal "%41".
 
-Each must be mirrored exactly, with MLSD and with LIST, and a second sync
-must find nothing to do;
-`ftpmirror ls` of such a directory must list that directory.
+Each must be mirrored exactly, over MLSD and over LIST, and a second sync
+must find nothing to do; `ftpmirror ls` of such a directory must list that
+directory, and a job whose source is "-l/" must mirror it.
 """
 
 import os
