@@ -43,8 +43,8 @@ const char *path_lead_guard(const char *prefix, const char *rest);
 /*
  * The URL of relpath below base (which ends in '/'): every byte of relpath
  * but '/' and RFC 3986 unreserved ones is percent-encoded, and a path that
- * would start with '-', '~' or a blank starts "./" (path_lead_guard).  With dir, a '/' is
- * appended.  Returns a string the caller frees, or NULL.
+ * would start with '-', '~' or a blank starts "./" (path_lead_guard).
+ * With dir, a '/' is appended.  Returns a string the caller frees, or NULL.
  */
 char *path_url(const char *base, const char *relpath, bool dir);
 

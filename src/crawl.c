@@ -652,12 +652,37 @@ crawl_on_done(void *arg, const struct xfer_result *got)
  * Make cl's parser and start its listing on a free slot.  Returns 0, or
  * -1 (cl is left for the caller to free).
  */
+/*
+ * LIST's argument may be taken for globs or split at blanks: such a
+ * directory is listed by CWD to it instead, its URL ending "/./" so that
+ * no server trims a trailing blank off the CWD.  Returns 0, or -1 out of
+ * memory.
+ */
+static int
+crawl_list_cwd_first(struct crawl_list *cl, bool *cwd_first)
+{
+	char *path, *url;
+	bool needed;
+
+	if ((path = path_url_path(cl->url)) == NULL)
+		return 0;
+	needed = path_list_needs_cwd(path);
+	free(path);
+	if (!needed)
+		return 0;
+	if (asprintf(&url, "%s./", cl->url) == -1)
+		return -1;
+	free(cl->url);
+	cl->url = url;
+	*cwd_first = true;
+	return 0;
+}
+
 static int
 crawl_list_start(struct crawl_list *cl)
 {
 	struct run *r = cl->r;
 	struct xfer_req req;
-	char *path = NULL;
 
 	cl->parser = listing_parser_new(r->format,
 	    tz_utc_to_wall((int64_t)time(NULL)), crawl_on_entry, crawl_on_bad,
@@ -667,28 +692,13 @@ crawl_list_start(struct crawl_list *cl)
 		return -1;
 	}
 	memset(&req, 0, sizeof(req));
+	if (r->format == LISTING_LIST && crawl_list_cwd_first(cl,
+	    &req.cwd_first) == -1) {
+		log_err("out of memory");
+		return -1;
+	}
 	req.url = cl->url;
 	req.list_cmd = r->format == LISTING_MLSD ? "MLSD" : "LIST";
-	/*
-	 * LIST's argument may be taken for globs or split at blanks: then
-	 * CWD to the directory instead, named ".../." so that no server
-	 * trims a trailing blank off it.
-	 */
-	if (r->format == LISTING_LIST &&
-	    (path = path_url_path(cl->url)) != NULL &&
-	    path_list_needs_cwd(path)) {
-		free(path);
-		if (asprintf(&path, "%s./", cl->url) == -1) {
-			log_err("out of memory");
-			return -1;
-		}
-		free(cl->url);
-		cl->url = path;
-		req.url = cl->url;
-		req.cwd_first = true;
-		path = NULL;
-	}
-	free(path);
 	req.on_data = crawl_on_data;
 	req.on_done = crawl_on_done;
 	req.arg = cl;

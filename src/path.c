@@ -158,8 +158,8 @@ path_list_needs_cwd(const char *path)
  * percent-encoded, so a name with '#', '?', '%' or a space reaches the
  * server intact.  A path that would start with '-', '~' or a blank gets "./"
  * in front (path_lead_guard).  With dir, a '/' is appended unless relpath
- * is empty (base already ends in one).  Returns a string the caller frees, or NULL
- * with errno set.
+ * is empty (base already ends in one).  Returns a string the caller frees,
+ * or NULL with errno set.
  */
 char *
 path_url(const char *base, const char *relpath, bool dir)

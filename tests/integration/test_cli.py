@@ -129,20 +129,13 @@ class TestHistory(helpers.IntegrationTest):
         self.assertEqual([r["id"] for r in json.loads(limited.stdout)], [runs[0]["id"]])
 
 
-def files_state(root):
-    """{relpath: (size, mtime_ns, bytes)} of everything under root, or {} if
-    root does not exist."""
-    found = {}
-    for dirpath, dirs, names in os.walk(root):
-        for name in dirs + names:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            data = None
-            if os.path.isfile(path) and not os.path.islink(path):
-                with open(path, "rb") as f:
-                    data = f.read()
-            found[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns, data)
-    return found
+def file_state(path):
+    """(mtime_ns, bytes) of the file at path, or None if there is none."""
+    try:
+        with open(path, "rb") as f:
+            return os.fstat(f.fileno()).st_mtime_ns, f.read()
+    except FileNotFoundError:
+        return None
 
 
 class TestDryRun(helpers.IntegrationTest):
@@ -160,10 +153,9 @@ class TestDryRun(helpers.IntegrationTest):
 
     def untouched(self):
         """What a dry run must leave as it is: target, incoming, the database."""
-        return {"target": files_state(self.mirror.target),
-                "incoming": files_state(self.mirror.incoming),
-                "db": {p: files_state(os.path.dirname(p)).get(os.path.basename(p))
-                       for p in (self.mirror.db, self.mirror.db + "-wal")}}
+        return {"target": helpers.snapshot(self.mirror.target),
+                "incoming": helpers.snapshot(self.mirror.incoming),
+                "db": {p: file_state(p) for p in (self.mirror.db, self.mirror.db + "-wal")}}
 
     def test_dry_run_before_the_first_sync_creates_nothing(self):
         result = self.mirror.run("sync", "--dry-run", self.mirror.job)
