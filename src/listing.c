@@ -593,6 +593,28 @@ unix_middle(const char *line, const struct span *t, size_t d, char type,
 }
 
 /*
+ * Where " -> " parts a link's name from its target in name[0..len): ls
+ * shows a link's size as its target's length, which tells which arrow it
+ * is when the name or the target holds one too; else the first.  len when
+ * there is none.
+ */
+static size_t
+unix_link_arrow(const char *name, size_t len, int64_t size)
+{
+	size_t	i, first = len;
+
+	for (i = 0; i + 4 <= len; i++) {
+		if (memcmp(name + i, " -> ", 4) != 0)
+			continue;
+		if (first == len)
+			first = i;
+		if (size >= 0 && (uint64_t)size == len - i - 4)
+			return i;
+	}
+	return first;
+}
+
+/*
  * Parse one unix "ls -l" line.  The date is three tokens, found by
  * counting fields: mode, links, owner, an optional group, the size, the
  * date.  The name is what follows the one space after the date, so
@@ -635,7 +657,9 @@ listing_parse_unix(char *line, size_t len, int64_t now, struct entry *e)
 	if (i != 10 && !(i == 11 && strchr("+@.", line[10]) != NULL))
 		return LISTING_BAD;
 	type = line[0];
-	if (strchr("-dlbcps", type) == NULL || !unix_perms(line + 1, &mode))
+	/* D: a Solaris door, P: an event port, n: network special, w:
+	   whiteout; like devices, never mirrored */
+	if (strchr("-dlbcpsDPnw", type) == NULL || !unix_perms(line + 1, &mode))
 		return LISTING_BAD;
 	if (!all_digits(line + t[1].start, t[1].end - t[1].start))
 		return LISTING_BAD;
@@ -659,16 +683,10 @@ listing_parse_unix(char *line, size_t len, int64_t now, struct entry *e)
 		return LISTING_BAD;	/* no name */
 	nstart = t[d + 2].end + 1;
 	nlen = len - nstart;
-	arrow = nlen;
-	if (type == 'l') {
-		for (i = nstart; i + 4 <= len; i++)
-			if (memcmp(line + i, " -> ", 4) == 0) {
-				arrow = i - nstart;
-				break;
-			}
-		if (arrow == 0)
-			return LISTING_BAD;
-	}
+	arrow = type == 'l' ? unix_link_arrow(line + nstart, nlen, size) :
+	    nlen;
+	if (arrow == 0)
+		return LISTING_BAD;
 	/* ls -a's "." and ".." are directories; anything else goes on. */
 	if (type == 'd' && is_dot_name(line + nstart, arrow))
 		return LISTING_IGNORED;
@@ -847,12 +865,35 @@ listing_parser_new(enum listing_format format, int64_t now,
 }
 
 /*
+ * Does a line start the way a line of the parser's format does?  Then it
+ * is a line of its own, though maybe one we can't read, and not the rest
+ * of a name cut at a CR.
+ */
+static bool
+parser_line_shaped(const struct listing_parser *p, const char *line,
+    size_t len)
+{
+	size_t	i;
+	int	mode;
+
+	if (p->format == LISTING_MLSD) {
+		for (i = 0; i < len && (is_digit(line[i]) ||
+		    (to_lower(line[i]) >= 'a' && to_lower(line[i]) <= 'z') ||
+		    strchr(".-_", line[i]) != NULL); i++)
+			;
+		return i > 0 && i < len && line[i] == '=';
+	}
+	return dos_shape(line, len) || (len >= 10 && line[0] != ' ' &&
+	    unix_perms(line + 1, &mode));
+}
+
+/*
  * Report a bad line.  libcurl reads listings in ASCII mode, where a CR
  * inside a name becomes a line break: "x\ry" arrives as a good-looking
- * line ending in "x" and a bad one, "y".  So when a bad line is short
- * enough to be the rest of a name (NAME_MAX bytes), the entry line held
- * before it is reported bad with it; a longer bad line can't be that, and
- * the held entry goes on.
+ * line ending in "x" and a bad one, "y".  So when a bad line could be the
+ * rest of a name (no longer than NAME_MAX bytes, and not shaped like a
+ * listing line), the entry line held before it is reported bad with it;
+ * otherwise the held entry goes on.
  */
 static void
 parser_release(struct listing_parser *p);
@@ -860,7 +901,8 @@ parser_release(struct listing_parser *p);
 static void
 parser_bad(struct listing_parser *p, const char *line, size_t len)
 {
-	if (p->holding && len <= LISTING_NAME_REST) {
+	if (p->holding && len <= LISTING_NAME_REST &&
+	    !parser_line_shaped(p, line, len)) {
 		p->holding = false;
 		p->bad++;
 		if (p->on_bad != NULL)
@@ -921,8 +963,12 @@ parser_line(struct listing_parser *p)
 		parser_bad(p, p->buf, n);
 		return;
 	}
-	if (r != LISTING_ENTRY)
+	if (r != LISTING_ENTRY) {
+		/* "." and ".." are lines of their own: the held one was whole */
+		if (parser_line_shaped(p, p->buf, n))
+			parser_release(p);
 		return;
+	}
 	parser_release(p);
 	memcpy(p->held, p->buf, n);
 	p->held_len = n;

@@ -227,6 +227,11 @@ static const struct row unix_rows[] = {
 	  0777 },
 	{ "lrwxrwxrwx 1 ftp ftp 11 Aug  1  2022 a -> b -> c", 0, E,
 	  ENTRY_LINK, 11, T_20220801, MTIME_DAY, "a", "b -> c", NULL, 0777 },
+	/* a link's size is its target's length: it tells the arrow */
+	{ "lrwxrwxrwx 1 ftp ftp 1 Aug  1  2022 a -> b -> c", 0, E,
+	  ENTRY_LINK, 1, T_20220801, MTIME_DAY, "a -> b", "c", NULL, 0777 },
+	{ "lrwxrwxrwx 1 ftp ftp 6 Aug  1  2022 a -> b -> c", 0, E,
+	  ENTRY_LINK, 6, T_20220801, MTIME_DAY, "a", "b -> c", NULL, 0777 },
 	{ "lrwxrwxrwx 1 ftp ftp 11 Aug  1  2022 a b ->  c ", 0, E,
 	  ENTRY_LINK, 11, T_20220801, MTIME_DAY, "a b", " c ", NULL, 0777 },
 	{ "lrwxrwxrwx 1 ftp ftp 5 Aug  1  2022 dangling -> ", 0, E,
@@ -294,7 +299,9 @@ static const struct row unix_rows[] = {
 	R("-rwtr--r-- 1 ftp ftp 5 Aug  1  2022 x", BAD),
 	R("-rw-r--r-s 1 ftp ftp 5 Aug  1  2022 x", BAD),
 	R("?rw-r--r-- 1 ftp ftp 5 Aug  1  2022 x", BAD),
-	R("Drw-r--r-- 1 ftp ftp 5 Aug  1  2022 x", BAD),
+	/* a Solaris door: a type of its own, never mirrored */
+	{ "Drw-r--r-- 1 ftp ftp 5 Aug  1  2022 x", 0, E, ENTRY_OTHER, 5,
+	  T_20220801, MTIME_DAY, "x", NULL, NULL, 0644 },
 	/* ignored */
 	R("total 123", IGN),
 	R("total 0", IGN),
@@ -777,7 +784,7 @@ test_stream_mlsd(void **state)
 	    "E 4 -1 1659353540 3 0 37777777777 4 /pub||\n"
 	    "E 0 3387 1659353540 3 0 644 10 SHA256SUMS||FE00UA846C7\n"
 	    "E 1 4096 1659353540 3 0 37777777777 7 sub dir||\n"
-	    "B 34 type=OS.unix=slink:/x;size=2; link\n"
+	    "E 2 2 0 0 0 37777777777 4 link|/x|\n"
 	    "B 11 type=file; \n"
 	    "B 5 bogus\n"
 	    "E 0 1 0 0 0 37777777777 4 last||\n";
@@ -786,8 +793,8 @@ test_stream_mlsd(void **state)
 	run_stream(LISTING_MLSD, mlsd_stream, sizeof(mlsd_stream) - 1, NULL,
 	    0, &c);
 	assert_string_equal(c.log, want);
-	assert_int_equal(c.entries, 4);
-	assert_int_equal(c.bad, 3);
+	assert_int_equal(c.entries, 5);
+	assert_int_equal(c.bad, 2);
 	collect_free(&c);
 }
 
@@ -985,6 +992,46 @@ test_stream_cr_split(void **state)
 	collect_free(&c);
 }
 
+/*
+ * A bad line shaped like a listing line of its own (a month we can't
+ * read, an empty size) is not the rest of a cut name: the entry before it
+ * stands.  Nor is a line after "." or "..".
+ */
+static void
+test_stream_bad_neighbour(void **state)
+{
+	struct collect	c;
+	static const char list[] =
+	    "-rw-r--r--   1 root root  100 Nov 20  2022 important.dat\r\n"
+	    "-rw-r--r--   1 root root  100 Okt 20  2022 german\r\n"
+	    "-rw-r--r--   1 root root  100 Nov 20  2022 other.dat\r\n"
+	    "drwxr-xr-x   2 root root 4096 Nov 20  2022 .\r\n"
+	    "short\r\n"
+	    "Drw-r--r--   1 root root    0 Nov 20  2022 door\r\n"
+	    "01-02-24  03:04PM       12 dos.txt\r\n"
+	    "01-02-24  03:04XM       12 dos bad\r\n";
+	static const char mlsd[] =
+	    "type=file;size=1; a\r\n"
+	    "size=;type=file; b\r\n"
+	    "type=file;size=1; c\r\n";
+
+	(void)state;
+	run_stream(LISTING_LIST, list, sizeof(list) - 1, NULL, 0, &c);
+	assert_int_equal(c.entries, 4);
+	assert_int_equal(c.bad, 3);
+	assert_true(log_has(&c, " important.dat||\n"));
+	assert_true(log_has(&c, " other.dat||\n"));
+	assert_true(log_has(&c, "E 3 0 "));	/* the door: never mirrored */
+	assert_true(log_has(&c, " dos.txt||\n"));
+	assert_true(log_has(&c, "B 5 short\n"));
+	collect_free(&c);
+	run_stream(LISTING_MLSD, mlsd, sizeof(mlsd) - 1, NULL, 0, &c);
+	assert_int_equal(c.entries, 2);
+	assert_int_equal(c.bad, 1);
+	assert_true(log_has(&c, " a||\n"));
+	collect_free(&c);
+}
+
 static void
 test_stream_misc(void **state)
 {
@@ -1178,6 +1225,7 @@ main(void)
 		cmocka_unit_test(test_stream_long),
 		cmocka_unit_test(test_stream_limit),
 		cmocka_unit_test(test_stream_cr_split),
+		cmocka_unit_test(test_stream_bad_neighbour),
 		cmocka_unit_test(test_stream_misc),
 		cmocka_unit_test(test_feat),
 		cmocka_unit_test(test_mdtm),
