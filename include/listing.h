@@ -40,6 +40,7 @@ struct entry {
 	bool		 mtime_local;	/* mtime is the server's wall clock
 					   read as if UTC (LIST); false means
 					   true UTC (MLSD) */
+	bool		 year_guessed;	/* "Mon DD HH:MM": the year is ours */
 	const char	*link_target;	/* symlink target, or NULL */
 	const char	*unique;	/* MLSD "unique" fact, or NULL */
 	int		 mode;		/* permission bits 07777, or -1 */

@@ -79,6 +79,13 @@ struct plan_decision plan_entry(const struct plan_remote *remote,
     const struct plan_known *known);
 
 /*
+ * The time of a LIST line whose year was guessed (listed, UTC), given the
+ * mtime of target's file: that same minute a year later or earlier when
+ * local falls in it, else listed.
+ */
+int64_t plan_listed_year(int64_t listed, int64_t local);
+
+/*
  * Does a local mtime match a remote one given with this precision?  A
  * minute or a day means the local time must fall inside it; no precision
  * matches anything (size alone decides).

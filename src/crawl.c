@@ -449,6 +449,8 @@ crawl_on_entry(void *arg, const struct entry *e)
 	rem.mtime_prec = (int)e->mtime_prec;
 	rem.link_target = e->link_target;
 	crawl_local(cl, e->name, &loc, link, sizeof(link));
+	if (e->year_guessed && rem.type == 'f' && loc.type == 'f')
+		rem.mtime = plan_listed_year(rem.mtime, loc.mtime);
 
 	memset(&stg, 0, sizeof(stg));
 	/* Only files staged by earlier runs matter here. */

@@ -225,6 +225,7 @@ entry_init(struct entry *e)
 	e->mtime = 0;
 	e->mtime_prec = MTIME_NONE;
 	e->mtime_local = false;
+	e->year_guessed = false;
 	e->link_target = NULL;
 	e->unique = NULL;
 	e->mode = -1;
@@ -708,6 +709,7 @@ listing_parse_unix(char *line, size_t len, int64_t now, struct entry *e)
 	e->size = size;
 	e->mtime_prec = date.year != 0 ? MTIME_DAY : MTIME_MINUTE;
 	e->mtime_local = true;
+	e->year_guessed = date.year == 0;
 	e->mode = mode;
 
 	/* Commit. */

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "civil.h"
 #include "listing.h"
 #include "plan.h"
 
@@ -23,6 +24,33 @@ plan_mtime_matches(int64_t local, int64_t remote, int prec)
 	default:
 		return true;
 	}
+}
+
+/*
+ * ls leaves the year out for the last six months, and the listing's year
+ * is guessed as the latest that is not in the future.  pure-ftpd leaves it
+ * out for future times too, so a file dated next month was taken for last
+ * year's, and fetched again on every run.  The file fetched before, its
+ * exact time set from MDTM, tells the year.
+ */
+int64_t
+plan_listed_year(int64_t listed, int64_t local)
+{
+	int64_t	days, y, secs, shifted;
+	int	m, d, dy;
+
+	days = civil_floor_div(listed, CIVIL_SECS_PER_DAY);
+	secs = listed - days * CIVIL_SECS_PER_DAY;
+	civil_date_from_days(days, &y, &m, &d);
+	for (dy = -1; dy <= 1; dy += 2) {
+		if (d > civil_days_in_month(y + dy, m))
+			continue;	/* Feb 29 */
+		shifted = civil_days_from_date(y + dy, m, d) *
+		    CIVIL_SECS_PER_DAY + secs;
+		if (plan_mtime_matches(local, shifted, MTIME_MINUTE))
+			return shifted;
+	}
+	return listed;
 }
 
 static bool

@@ -293,6 +293,52 @@ class SyncScenarios:
         self.assertEqual(sorted(set(before) - set(after)), [], "deleted despite the safety limit")
 
 
+class FutureTimesScenarios:
+    """LIST leaves the year out of recent times ("Nov 27 04:10"), and
+    pure-ftpd and pyftpdlib leave it out of future ones too, so the year
+    ftpmirror guesses for a file dated ahead is a year early.  Such files
+    must still be mirrored with their exact time, and not fetched again by
+    every later sync."""
+
+    server_kind = None
+
+    def setUp(self):
+        super().setUp()
+        now = int(time.time())
+        self.remote = self.path("remote")
+        helpers.write_tree(self.remote, {
+            "in two hours": (content("two hours", 100), now + 7200 + 13),
+            "next month": (content("next month", 300), now + 30 * 86400 + 7),
+            "in 200 days": (content("200 days", 200), now + 200 * 86400 + 11),
+            "old": (content("old", 50), BASE)})
+        self.server = servers.start_for(self, self.server_kind, self.remote)
+        self.mirror = helpers.Mirror(self.tmp, "future-" + self.server_kind, self.server.url,
+                                     connections=2, retries=1, timeout=10, listing="list")
+
+    def test_future_times_are_not_fetched_again(self):
+        self.assertExit(self.mirror.sync(), 0, "first sync")
+        self.assertSameTree(self.remote, self.mirror.target, " after the first sync")
+        for n in (2, 3):
+            mark = self.server.mark()
+            before = len(self.mirror.runs())
+            result = self.mirror.sync()
+            self.assertExit(result, 0, "sync %d" % n)
+            run = self.new_run(self.mirror, before, result)
+            self.assertEqual((run["files_added"], run["files_changed"],
+                              run["bytes_downloaded"]), (0, 0, 0),
+                             "sync %d fetched again: %s" % (n, run))
+            self.assertEqual(self.server.transfers(mark), [], "transfers in sync %d" % n)
+        self.assertSameTree(self.remote, self.mirror.target, " after the third sync")
+
+
+class TestFutureTimesPyftpdlib(FutureTimesScenarios, helpers.IntegrationTest):
+    server_kind = "pyftpdlib"
+
+
+class TestFutureTimesPureFtpd(FutureTimesScenarios, helpers.IntegrationTest):
+    server_kind = "pure-ftpd"
+
+
 class TestSyncPyftpdlib(SyncScenarios, helpers.IntegrationTest):
     server_kind = "pyftpdlib"
 

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 
+#include "civil.h"
 #include "listing.h"
 #include "plan.h"
 
@@ -223,6 +224,33 @@ test_mtime_precision(void **unused)
 	assert_true(plan_mtime_matches(0, T0, MTIME_NONE));
 }
 
+/* A LIST time whose year was guessed: target's file tells the year. */
+static void
+test_listed_year(void **unused)
+{
+	/* 2025-12-27 04:10 UTC, guessed; the file is from 2026 */
+	int64_t	guessed = civil_to_time(2025, 12, 27, 4, 10, 0);
+	int64_t	next = civil_to_time(2026, 12, 27, 4, 10, 0);
+	int64_t	prev = civil_to_time(2024, 12, 27, 4, 10, 0);
+	int64_t	leap = civil_to_time(2024, 2, 29, 12, 0, 0);
+
+	(void)unused;
+	assert_int_equal(plan_listed_year(guessed, next + 13), next);
+	assert_int_equal(plan_listed_year(guessed, prev + 59), prev);
+	/* the guess's own minute, another minute, two years off: kept */
+	assert_int_equal(plan_listed_year(guessed, guessed + 5), guessed);
+	assert_int_equal(plan_listed_year(guessed, next + 60), guessed);
+	assert_int_equal(plan_listed_year(guessed, next - 1), guessed);
+	assert_int_equal(plan_listed_year(guessed,
+	    civil_to_time(2027, 12, 27, 4, 10, 0)), guessed);
+	/* Feb 29 has no neighbour a year away */
+	assert_int_equal(plan_listed_year(leap, leap + 365 * 86400), leap);
+	/* before 1970 too */
+	assert_int_equal(plan_listed_year(civil_to_time(1968, 3, 1, 0, 0, 0),
+	    civil_to_time(1969, 3, 1, 0, 0, 30)),
+	    civil_to_time(1969, 3, 1, 0, 0, 0));
+}
+
 int
 main(void)
 {
@@ -230,6 +258,7 @@ main(void)
 		cmocka_unit_test(test_plan_table),
 		cmocka_unit_test(test_plan_known),
 		cmocka_unit_test(test_mtime_precision),
+		cmocka_unit_test(test_listed_year),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
