@@ -8,6 +8,8 @@
 #ifndef FTPMIRROR_PATH_H
 #define FTPMIRROR_PATH_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -125,5 +127,13 @@ int path_clone_tree(int src, int dst);
  * Returns 0, or -1 with errno set.
  */
 int path_mkdirs(const char *abspath);
+
+/*
+ * Is the directory (dev, ino) the absolute path abspath itself or one of
+ * the directories above it, symbolic links followed?  Parts of abspath
+ * that do not exist yet are left out: they would be made below the rest.
+ * Returns 1, 0, or -1 with errno set.
+ */
+int path_dir_below(const char *abspath, dev_t dev, ino_t ino);
 
 #endif

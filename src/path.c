@@ -690,6 +690,50 @@ path_link_resolve(const char *relpath, const char *target)
  * EINVAL.  Returns 0, or -1 with errno set.
  */
 int
+path_dir_below(const char *abspath, dev_t dev, ino_t ino)
+{
+	char		 buf[PATH_MAX];
+	struct stat	 st, up;
+	char		*slash;
+	int		 fd, next, rc = -1;
+
+	if (strlen(abspath) >= sizeof(buf) || abspath[0] != '/') {
+		errno = abspath[0] != '/' ? EINVAL : ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, abspath);
+	/* The deepest part that exists ("/" always does). */
+	while ((fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT || (slash = strrchr(buf, '/')) == NULL)
+			return -1;
+		slash[slash == buf] = '\0';
+	}
+	/* Up through "..", which is where a link really led. */
+	for (;;) {
+		if (fstat(fd, &st) == -1)
+			goto out;
+		if (st.st_dev == dev && st.st_ino == ino) {
+			rc = 1;
+			goto out;
+		}
+		if ((next = openat(fd, "..", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1)
+			goto out;
+		close(fd);
+		fd = next;
+		if (fstat(fd, &up) == -1)
+			goto out;
+		if (up.st_dev == st.st_dev && up.st_ino == st.st_ino) {
+			rc = 0;		/* the root is its own parent */
+			goto out;
+		}
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+int
 path_mkdirs(const char *abspath)
 {
 	char		 buf[PATH_MAX];

@@ -103,42 +103,96 @@ sync_open_snapshot_target(struct run *r)
 }
 
 /*
- * Open target and incoming.  They must share a file system: publishing is
- * rename(2), which can't cross one.  Returns 0 or -1.
+ * Is inner inside the tree open at outer_fd?  The job file's paths were
+ * checked as text; here symbolic links count too, which text can't show.
+ * inner may not be made yet.  Returns 0, or -1 when it is.
+ */
+static int
+sync_trees_nested(struct run *r, int outer_fd, const char *outer,
+    const char *inner)
+{
+	struct stat st;
+
+	if (outer_fd < 0 || fstat(outer_fd, &st) == -1 ||
+	    path_dir_below(inner, st.st_dev, st.st_ino) != 1)
+		return 0;	/* making it will tell what else is wrong */
+	log_err("%s: %s is inside %s through a symbolic link; incoming and "
+	    "target must be apart, or readers could see partial files",
+	    r->job->name, inner, outer);
+	return -1;
+}
+
+/*
+ * Publishing is rename(2), which can't cross file systems, nor mounts: a
+ * bind mount of target or incoming (systemd's ReadWritePaths= naming each)
+ * is a mount of its own.  0 if a and b are on the same one, else -1.
+ */
+static int
+sync_same_mount(struct run *r, int a, int b)
+{
+	struct statx sa, sb;
+
+	if (statx(a, "", AT_EMPTY_PATH, STATX_MNT_ID, &sa) == -1 ||
+	    statx(b, "", AT_EMPTY_PATH, STATX_MNT_ID, &sb) == -1) {
+		log_err("%s: %s", r->job->name, strerror(errno));
+		return -1;
+	}
+	if (sa.stx_dev_major != sb.stx_dev_major ||
+	    sa.stx_dev_minor != sb.stx_dev_minor) {
+		log_err("%s: incoming %s and target %s are on different file "
+		    "systems; files could not be renamed into place",
+		    r->job->name, r->job->incoming, r->job->target);
+		return -1;
+	}
+	/* Kernels before 5.8 don't say; rename will. */
+	if ((sa.stx_mask & sb.stx_mask & STATX_MNT_ID) &&
+	    sa.stx_mnt_id != sb.stx_mnt_id) {
+		log_err("%s: incoming %s and target %s are on different mounts "
+		    "of one file system (a bind mount?); files could not be "
+		    "renamed into place: mount their common parent instead",
+		    r->job->name, r->job->incoming, r->job->target);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open target and incoming, apart and on one mount.  Returns 0 or -1.
  */
 static int
 sync_open_trees(struct run *r)
 {
-	struct stat st, si;
 	char *root = NULL;
-	int rc = -1;
+	int rootfd = -1, rc = -1;
 
 	r->target_fd = r->job->publish == JOB_PUBLISH_SNAPSHOT ?
 	    sync_open_snapshot_target(r) : sync_open_tree(r, r->job->target);
-	if (r->target_fd == -2 ||
-	    (r->incoming_fd = sync_open_tree(r, r->job->incoming)) == -2)
+	if (r->target_fd == -2)
 		return -1;
-	if (r->incoming_fd == -1 || r->dry)
-		return 0;
-	if (r->job->publish == JOB_PUBLISH_SNAPSHOT) {
+	/* In snapshot mode target is a link; the snapshots are the tree. */
+	if (r->job->publish == JOB_PUBLISH_SNAPSHOT && !r->dry) {
 		if ((root = snapshot_root(r->job)) == NULL ||
-		    stat(root, &st) == -1)
-			goto fail;
-	} else if (fstat(r->target_fd, &st) == -1)
-		goto fail;
-	if (fstat(r->incoming_fd, &si) == -1)
-		goto fail;
-	if (st.st_dev != si.st_dev) {
-		log_err("%s: incoming %s and target %s are on different file "
-		    "systems; files could not be renamed into place",
-		    r->job->name, r->job->incoming, r->job->target);
-		goto out;
+		    (rootfd = open(root, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1) {
+			log_err("%s: %s: %s", r->job->name, root ? root :
+			    r->job->target, strerror(errno));
+			goto out;
+		}
 	}
-	rc = 0;
-	goto out;
-fail:
-	log_err("%s: %s", r->job->name, strerror(errno));
+	if (sync_trees_nested(r, rootfd != -1 ? rootfd : r->target_fd,
+	    r->job->target, r->job->incoming) == -1 ||
+	    (r->incoming_fd = sync_open_tree(r, r->job->incoming)) == -2 ||
+	    sync_trees_nested(r, r->incoming_fd, r->job->incoming,
+	    r->job->target) == -1)
+		goto out;
+	if (r->incoming_fd == -1 || r->dry)
+		rc = 0;
+	else
+		rc = sync_same_mount(r, rootfd != -1 ? rootfd : r->target_fd,
+		    r->incoming_fd);
 out:
+	if (rootfd != -1)
+		close(rootfd);
 	free(root);
 	return rc;
 }

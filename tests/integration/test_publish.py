@@ -773,6 +773,50 @@ class TestSnapshot(PublishTest):
 
 # ------------------------------------------------------------------- trace
 
+# ------------------------------------------------ target and incoming apart
+
+class TestTreesApart(PublishTest):
+    """Incoming must be apart from target (INTERFACE.md: "never inside
+    it") and on the same mount: the job file's text shows neither a
+    symbolic link into target nor a bind mount (systemd's ReadWritePaths=
+    naming each tree), so the sync must refuse them at the start (exit 2),
+    before anything is made or written inside target."""
+
+    def setUp(self):
+        super().setUp()
+        self.remote = self.path("remote")
+        helpers.write_tree(self.remote, {"inc": (b"a file named like incoming\n", 1_650_000_000),
+                                         "f": (b"f\n", 1_650_000_001)})
+        self.server = servers.start_for(self, "pyftpdlib", self.remote)
+        self.target = self.path("out")
+        os.makedirs(self.target)
+
+    def refused(self, incoming, words, argv_prefix=()):
+        mirror = helpers.Mirror(self.tmp, "apart", self.server.url, target=self.target,
+                                incoming=incoming, connections=1, retries=0, timeout=10)
+        result = helpers.run_command(list(argv_prefix) + mirror.argv("sync", mirror.job),
+                                     timeout=60, env=mirror.env(), cwd=self.tmp)
+        self.assertExit(result, 2, "sync with incoming %s" % incoming)
+        self.assertIn(words, result.stderr, "no clear reason\n" + helpers.describe(result))
+        self.assertEqual(os.listdir(self.target), [], "something was made in target")
+
+    def test_incoming_through_a_link_into_target(self):
+        os.symlink(self.target, self.path("link"))
+        self.refused(self.path("link/inc"), "inside")
+        self.refused(self.path("link"), "inside")
+
+    def test_target_and_incoming_on_two_mounts(self):
+        if shutil.which("unshare") is None or os.geteuid() != 0:
+            self.skipTest("needs unshare and root (a private mount namespace)")
+        incoming = self.path("inc")
+        os.makedirs(incoming)
+        # The bind mount lives only in the namespace the sync runs in.
+        script = 'mount --bind "$1" "$1" || exit 97; shift; exec "$@"'
+        self.refused(incoming, "different mounts",
+                     ["unshare", "--mount", "--propagation", "private",
+                      "sh", "-c", script, "sh", self.target])
+
+
 class TestTrace(PublishTest):
 
     def setUp(self):
