@@ -35,7 +35,8 @@ struct run {
 					   is published */
 	int64_t		 rejected;	/* files the gate quarantined */
 	int64_t		 incomplete;	/* entries not mirrorable: refused
-					   names, unreadable listing lines */
+					   names, unreadable listing lines,
+					   directories too deep */
 	bool		 remote_unusable; /* connect, login or root listing failed */
 	bool		 staged_before;	/* incoming held files of the job when
 					   the run began (to resume or publish) */

@@ -293,8 +293,10 @@ crawl_is_ancestor(const char *ancestor, const char *path)
  * Would walking the directory at path (an entry of the listed directory)
  * go round in a loop?  A followed link that leads to one of its own
  * ancestors does; so does a directory whose MLSD "unique" fact is that of
- * a directory above it (servers that follow links themselves); and a walk
- * deeper than CRAWL_MAX_DEPTH is taken as one.  Records why.
+ * a directory above it (servers that follow links themselves).  Without a
+ * max_depth, a walk deeper than CRAWL_MAX_DEPTH is taken as one too, from
+ * servers that give no unique fact; that is an error, as the tree may
+ * just be that deep.  Records why.
  */
 #define CRAWL_MAX_DEPTH	64
 
@@ -307,9 +309,14 @@ crawl_dir_loops(struct crawl_list *cl, const char *path, int depth,
 	bool loop = false;
 	size_t n;
 
-	if (depth > CRAWL_MAX_DEPTH) {
-		run_event(r, path, "skip", -1, "deeper than 64 directories: "
-		    "taken as a loop");
+	if (r->job->max_depth == 0 && depth > CRAWL_MAX_DEPTH) {
+		run_event(r, path, "error", -1, "deeper than 64 directories: "
+		    "taken as a loop and not walked (max_depth walks deeper)");
+		log_warn("%s: /%s is deeper than 64 directories: taken as a "
+		    "loop and not walked; set max_depth to walk deeper trees",
+		    r->job->name, path);
+		r->counts.errors++;
+		r->incomplete++;
 		return true;
 	}
 	if (followed && e->link_target != NULL &&

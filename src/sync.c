@@ -416,8 +416,9 @@ sync_conclude(struct run *r, const char **status)
 	/* Published, but the tree is not the whole remote tree. */
 	if (r->incomplete > 0)
 		return sync_partial(r, status, "%lld remote entries could not "
-		    "be mirrored (refused names or unreadable listing lines; "
-		    "see events)", (long long)r->incomplete);
+		    "be mirrored (refused names, unreadable listing lines or "
+		    "directories too deep; see events)",
+		    (long long)r->incomplete);
 	*status = "ok";
 	return SYNC_OK;
 }

@@ -1,5 +1,6 @@
 """Entries that change type between two runs, and symbolic links under
-each `symlinks:` policy, against real servers.
+each `symlinks:` policy, against real servers; and a tree deeper than the
+loop guard (64 levels) with and without max_depth.
 
 Type changes (pyftpdlib and pure-ftpd): a file that becomes a directory,
 a directory that becomes a file, and a directory that becomes a symlink
@@ -167,3 +168,34 @@ class TestSymlinksPureFtpd(helpers.IntegrationTest):
         self.assertExit(first, 0)
         t = mirror.target
         self.assertEqual(sorted(n for n in os.listdir(t) if n != helpers.TRACE_DIR), ["d", "f"])
+
+
+class TestDeepTreePyftpdlib(helpers.IntegrationTest):
+    """A tree 70 directories deep.  Without max_depth the walk stops below
+    64 levels (taken for a loop of a server that follows links itself):
+    an error naming the directory, and the run partial (exit 1), never a
+    quiet "ok".  With max_depth: 100 the whole tree is mirrored."""
+
+    def setUp(self):
+        super().setUp()
+        self.remote = self.path("remote")
+        deep = "/".join("d%d" % i for i in range(70))
+        helpers.write_tree(self.remote, {"top": (content("top", 10), BASE),
+                                         deep + "/leaf": (content("leaf", 20), BASE + 1)})
+        self.server = servers.start_for(self, "pyftpdlib", self.remote)
+
+    def test_deep_tree(self):
+        mirror = helpers.Mirror(self.tmp, "deep", self.server.url, target=self.path("cut"))
+        result = mirror.sync()
+        self.assertExit(result, 1, "sync of a tree 70 levels deep without max_depth")
+        cut = "/".join("d%d" % i for i in range(65))
+        errors = [helpers.norm_path(e["path"]) for e in mirror._query(
+            "SELECT path FROM events WHERE action = 'error'")]
+        self.assertEqual(errors, [cut], "error events\n" + helpers.describe(result))
+        self.assertIn("max_depth", result.stderr, helpers.describe(result))
+        self.assertTrue(os.path.isfile(self.path("cut", "top")), "the rest was not published")
+
+        whole = helpers.Mirror(self.tmp, "deep-whole", self.server.url,
+                               target=self.path("whole"), max_depth=100)
+        self.assertExit(whole.sync(), 0, "sync with max_depth: 100")
+        self.assertSameTree(self.remote, whole.target)
