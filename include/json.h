@@ -11,4 +11,7 @@
 /* Write s as a JSON string, or null when s is NULL. */
 void json_string(FILE *out, const char *s);
 
+/* Write s escaped, without the quotes (for a string made of parts). */
+void json_string_body(FILE *out, const char *s);
+
 #endif

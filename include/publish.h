@@ -42,8 +42,11 @@ enum publish_result publish_run(struct run *r);
 
 /*
  * Print what publish_run would do (--dry-run): fetches, publications and
- * deletions, one per line on stdout.  Returns 0 or -1.
+ * deletions, one per line on stdout, as tab-separated fields or (json) as
+ * one JSON object each, and count them.  Deletions over max_delete are
+ * not printed: PUBLISH_DELETE_LIMIT, as the run would end.
  */
-int publish_print_plan(struct run *r);
+enum publish_result publish_print_plan(struct run *r, bool json,
+    struct dry_counts *dc);
 
 #endif

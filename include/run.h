@@ -18,12 +18,24 @@
 struct job;
 struct xfer;
 
+/* What a dry run found to do, as publish_print_plan printed it (--dry-run). */
+struct dry_counts {
+	int64_t	fetch;		/* files to download */
+	int64_t	bytes;		/* their size */
+	int64_t	staged;		/* files staged before, to publish */
+	int64_t	links;		/* links to make */
+	int64_t	dirs;		/* directories to make */
+	int64_t	deletions;	/* paths to delete */
+};
+
 struct run {
 	const struct job *job;
 	struct state	*state;
 	struct xfer	*xfer;
 	int64_t		 id;		/* runs.id */
 	bool		 dry;		/* --dry-run: change nothing */
+	bool		 json;		/* --json: the plan for machines */
+	struct dry_counts dry_counts;	/* what the dry run would do */
 	int		 target_fd;	/* the public tree, or -1 (dry, missing) */
 	int		 incoming_fd;	/* the staging area, or -1 */
 	struct feat	 feat;		/* what the server offers */

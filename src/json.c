@@ -33,18 +33,13 @@ json_utf8_len(const unsigned char *s)
 	return n;
 }
 
-/* Write s as a JSON string, or null. */
+/* Write s, escaped for the inside of a JSON string. */
 void
-json_string(FILE *out, const char *s)
+json_string_body(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n;
 
-	if (s == NULL) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
 	while (*p) {
 		if (*p == '"' || *p == '\\') {
 			fputc('\\', out);
@@ -58,5 +53,17 @@ json_string(FILE *out, const char *s)
 			p += n;
 		}
 	}
+}
+
+/* Write s as a JSON string, or null. */
+void
+json_string(FILE *out, const char *s)
+{
+	if (s == NULL) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	json_string_body(out, s);
 	fputc('"', out);
 }

@@ -24,6 +24,7 @@
 #include "fetch.h"
 #include "filter.h"
 #include "job.h"
+#include "json.h"
 #include "log.h"
 #include "path.h"
 #include "publish.h"
@@ -795,30 +796,66 @@ out:
 	return rc;
 }
 
+/* A dry run's printing: where to, and what it counted. */
+struct plan_print {
+	bool			 json;
+	struct dry_counts	*dc;
+};
+
+/* One line of the plan: what, add or change (or a deletion's type), path. */
+static void
+print_plan_line(const struct plan_print *pp, const char *what,
+    const char *kind, const char *path)
+{
+	if (!pp->json) {
+		printf("%s\t%s\t/%s", what, kind, path);
+		return;
+	}
+	printf("{\"action\": \"%s\", \"%s\": \"%s\", \"path\": \"/", what,
+	    strcmp(what, "delete") ? "change" : "type", kind);
+	json_string_body(stdout, path);
+	putchar('"');
+}
+
 static int
 print_entry(void *arg, const struct scan_row *row)
 {
-	(void)arg;
+	struct plan_print *pp = arg;
+	const char *kind = row->action == SCAN_ACTION_ADD ? "add" : "change";
+
 	switch (row->state) {
 	case SCAN_FILE_FETCH:
-		printf("fetch\t%s\t/%s\t%lld bytes\n", row->action ==
-		    SCAN_ACTION_ADD ? "add" : "change", row->path,
+		print_plan_line(pp, "fetch", kind, row->path);
+		printf(pp->json ? ", \"bytes\": %lld}\n" : "\t%lld bytes\n",
 		    (long long)row->size);
+		pp->dc->fetch++;
+		pp->dc->bytes += row->size > 0 ? row->size : 0;
 		break;
 	case SCAN_FILE_STAGED:
-		printf("publish\t%s\t/%s\t(already staged)\n", row->action ==
-		    SCAN_ACTION_ADD ? "add" : "change", row->path);
+		print_plan_line(pp, "publish", kind, row->path);
+		fputs(pp->json ? ", \"staged\": true}\n" :
+		    "\t(already staged)\n", stdout);
+		pp->dc->staged++;
 		break;
 	case SCAN_LINK:
-		printf("link\t%s\t/%s\t-> %s\n", row->action ==
-		    SCAN_ACTION_ADD ? "add" : "change", row->path,
-		    row->link_target ? row->link_target : "");
+		print_plan_line(pp, "link", kind, row->path);
+		if (pp->json) {
+			fputs(", \"target\": ", stdout);
+			json_string(stdout, row->link_target ?
+			    row->link_target : "");
+			fputs("}\n", stdout);
+		} else
+			printf("\t-> %s\n", row->link_target ?
+			    row->link_target : "");
+		pp->dc->links++;
 		break;
 	default:
 		if (row->type == 'd' && row->action != SCAN_ACTION_NONE &&
-		    row->path[0] != '\0')
-			printf("mkdir\t%s\t/%s\n", row->action ==
-			    SCAN_ACTION_ADD ? "add" : "change", row->path);
+		    row->path[0] != '\0') {
+			print_plan_line(pp, "mkdir", kind, row->path);
+			fputs(pp->json ? "}\n" : "\n", stdout);
+			pp->dc->dirs++;
+		}
 		break;
 	}
 	return 0;
@@ -827,24 +864,39 @@ print_entry(void *arg, const struct scan_row *row)
 static int
 print_deletion(void *arg, const char *path, char type)
 {
-	(void)arg;
-	printf("delete\t%s\t/%s\n", type == 'd' ? "dir" : "file", path);
+	struct plan_print *pp = arg;
+
+	print_plan_line(pp, "delete", type == 'd' ? "dir" : "file", path);
+	fputs(pp->json ? "}\n" : "\n", stdout);
+	pp->dc->deletions++;
 	return 0;
 }
 
 /* Print what a run would do. */
-int
-publish_print_plan(struct run *r)
+enum publish_result
+publish_print_plan(struct run *r, bool json, struct dry_counts *dc)
 {
 	static const enum scan_state all[] = { SCAN_DIR_DONE,
 	    SCAN_DIR_UNLISTED, SCAN_DIR_INCOMPLETE, SCAN_FILE_FETCH,
 	    SCAN_FILE_STAGED, SCAN_LINK };
+	struct plan_print pp = { json, dc };
+	int64_t ndelete = 0;
+	bool over = false;
 
+	memset(dc, 0, sizeof(*dc));
 	if (state_scan_foreach(r->state, r->job->name, all, 6, print_entry,
-	    NULL) == -1)
-		return -1;
-	if (r->job->delete && state_vanished_foreach(r->state, r->job->name,
-	    print_deletion, NULL) == -1)
-		return -1;
-	return 0;
+	    &pp) == -1)
+		return PUBLISH_FAILED;
+	if (!r->job->delete)
+		return PUBLISH_OK;
+	if (publish_over_limit(r, &ndelete, &over) == -1)
+		return PUBLISH_FAILED;
+	if (over) {
+		log_err("%s: max_delete: %lld files vanished upstream, more "
+		    "than the job allows; the sync would delete nothing and "
+		    "exit 5", r->job->name, (long long)ndelete);
+		return PUBLISH_DELETE_LIMIT;
+	}
+	return state_vanished_foreach(r->state, r->job->name, print_deletion,
+	    &pp) == -1 ? PUBLISH_FAILED : PUBLISH_OK;
 }

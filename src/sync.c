@@ -18,6 +18,7 @@
 #include "crawl.h"
 #include "fetch.h"
 #include "job.h"
+#include "json.h"
 #include "lock.h"
 #include "log.h"
 #include "metrics.h"
@@ -331,6 +332,36 @@ sync_print_info(void *arg, const struct run_info *info)
 	    (long long)info->id);
 }
 
+/*
+ * A dry run's summary: what the plan holds.  It has no run to name; its
+ * row in the database was never kept.
+ */
+static void
+sync_print_dry(const struct run *r, const char *status, double seconds)
+{
+	const struct dry_counts *dc = &r->dry_counts;
+	char size[32];
+
+	if (r->json) {
+		fputs("{\"job\": ", stdout);
+		json_string(stdout, r->job->name);
+		fputs(", \"dry_run\": true, \"status\": ", stdout);
+		json_string(stdout, status);
+		printf(", \"fetch\": %lld, \"bytes\": %lld, \"staged\": %lld, "
+		    "\"links\": %lld, \"dirs\": %lld, \"deletions\": %lld}\n",
+		    (long long)dc->fetch, (long long)dc->bytes,
+		    (long long)dc->staged, (long long)dc->links,
+		    (long long)dc->dirs, (long long)dc->deletions);
+		return;
+	}
+	report_bytes(dc->bytes, size, sizeof(size));
+	log_info("%s: dry run, %s: %lld to fetch (%s), %lld staged to publish, "
+	    "%lld links, %lld directories to make, %lld to delete; nothing "
+	    "changed (%.1f s)", r->job->name, status, (long long)dc->fetch, size,
+	    (long long)dc->staged, (long long)dc->links, (long long)dc->dirs,
+	    (long long)dc->deletions, seconds);
+}
+
 static double
 sync_elapsed(const struct timespec *t0)
 {
@@ -383,8 +414,16 @@ sync_conclude(struct run *r, const char **status)
 		return sync_partial(r, status, "%lld transfers failed; nothing "
 		    "published, staged files kept", (long long)r->failed);
 	if (r->dry) {
-		*status = "ok";
-		return publish_print_plan(r) == -1 ? SYNC_PARTIAL : SYNC_OK;
+		switch (publish_print_plan(r, r->json, &r->dry_counts)) {
+		case PUBLISH_OK:
+			*status = "ok";
+			return SYNC_OK;
+		case PUBLISH_DELETE_LIMIT:
+			*status = "partial";
+			return SYNC_LIMIT;
+		default:
+			return SYNC_PARTIAL;
+		}
 	}
 	switch (publish_run(r)) {
 	case PUBLISH_OK:
@@ -526,6 +565,7 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	r.job = job;
 	r.state = st;
 	r.dry = o->dry;
+	r.json = o->json;
 	r.stop = o->stop;
 	r.target_fd = r.incoming_fd = -1;
 
@@ -596,7 +636,9 @@ finish:
 	if (!r.dry)
 		sync_after_run(job, st, o);
 out:
-	if (begun) {
+	if (begun && r.dry)
+		sync_print_dry(&r, status, sync_elapsed(&t0));
+	else if (begun) {
 		ctx.json = o->json;
 		ctx.id = r.id;
 		ctx.seconds = sync_elapsed(&t0);

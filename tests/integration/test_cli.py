@@ -181,3 +181,33 @@ class TestDryRun(helpers.IntegrationTest):
         self.assertRegex(result.stdout, r"(?m)^delete\tfile\t/d/gone\.txt$")
         self.assertEqual(self.untouched(), before, "the dry run changed the disk or the database")
         self.assertEqual(len(self.mirror.runs()), runs, "the dry run recorded a run")
+        # Its summary names no run: there is none.
+        self.assertNotRegex(result.stdout + result.stderr, r"\(run \d+\)", "a run named")
+        self.assertRegex(result.stderr, r"dry run, ok: 2 to fetch .* 1 to delete; nothing changed")
+
+    def test_dry_run_stops_where_max_delete_would(self):
+        """The plan ends as the sync would: max_delete stops the deletions
+        (exit 5), so none is printed."""
+        self.assertExit(self.mirror.sync(), 0, "first sync")
+        os.unlink(os.path.join(self.remote, "a.txt"))
+        os.unlink(os.path.join(self.remote, "d/gone.txt"))
+        self.mirror.write_job(max_delete=1)
+        result = self.mirror.run("sync", "--dry-run", self.mirror.job)
+        self.assertExit(result, 5, "sync --dry-run over max_delete")
+        self.assertNotRegex(result.stdout, r"(?m)^delete", "deletions the sync would not make")
+        self.assertIn("max_delete", result.stderr, helpers.describe(result))
+        self.assertExit(self.mirror.sync(), 5, "the sync itself")
+
+    def test_dry_run_json_is_one_object_per_line(self):
+        """--json: each planned step, then the summary, one JSON object a line."""
+        result = self.mirror.run("--json", "sync", "--dry-run", self.mirror.job)
+        self.assertExit(result, 0, "sync --dry-run --json")
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        steps, summary = lines[:-1], lines[-1]
+        self.assertEqual(sorted((s["action"], s["path"]) for s in steps),
+                         [("fetch", "/a.txt"), ("fetch", "/d/b.txt"), ("fetch", "/d/gone.txt"),
+                          ("mkdir", "/d")], result.stdout)
+        self.assertEqual((summary["job"], summary["dry_run"], summary["status"], summary["fetch"],
+                          summary["bytes"], summary["deletions"]),
+                         ("dry", True, "ok", 3, 350, 0), result.stdout)
+        self.assertNotIn("id", summary, "a dry run has no run id")
