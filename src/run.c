@@ -26,22 +26,27 @@ run_event(struct run *r, const char *path, const char *action, int64_t bytes,
 
 /*
  * Record a failure: logged, stored as an error event, counted; the first
- * one becomes the run's message.
+ * one becomes the run's message.  The event has the path in a column of
+ * its own; the log line and the message name it when the text does not.
  */
 void
 run_error(struct run *r, const char *path, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], named[1280];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_err("%s: %s", r->job->name, msg);
+	if (path != NULL && path[0] != '\0' && strstr(msg, path) == NULL)
+		snprintf(named, sizeof(named), "/%s: %s", path, msg);
+	else
+		snprintf(named, sizeof(named), "%s", msg);
+	log_err("%s: %s", r->job->name, named);
 	run_event(r, path, "error", -1, msg);
 	r->counts.errors++;
 	if (r->message == NULL)
-		r->message = strdup(msg);
+		r->message = strdup(named);
 }
 
 /* Now, in milliseconds since the epoch (the unit of retry times). */

@@ -771,6 +771,10 @@ class TestWriteErrors(FaultTest):
         self.assertExit(result, 1, "sync onto a full file system")
         self.assertIn("no space", (result.stderr + result.stdout).lower(),
                       "no clear 'No space left on device'\n" + self.context(result))
+        # The operator's log names the remote file, not only a staged one's id.
+        lines = [l for l in result.stderr.splitlines() if "no space" in l.lower()]
+        self.assertTrue(any(BIG in l for l in lines),
+                        "the error line does not name %s\n%s" % (BIG, self.context(result)))
         run = self.new_run(self.mirror, before, result)
         self.assertTrue(self.events(run["id"], "error", BIG),
                         "no `error` event for %s\n%s" % (BIG, self.context(result)))
