@@ -349,6 +349,24 @@ out:
 	return loop;
 }
 
+/*
+ * Is path (below source) where this job writes its trace: by default the
+ * directory .ftpmirror, else trace_file where it lies inside target?  A
+ * mirror of an ftpmirror mirror meets its upstream's trace there, which is
+ * left out: each run would fetch it, then write ours over it.
+ */
+static bool
+crawl_is_own_trace(const struct job *job, const char *path)
+{
+	size_t n = strlen(job->target);
+
+	if (job->trace_file == NULL)
+		return strcmp(path, ".ftpmirror") == 0;
+	return strncmp(job->trace_file, job->target, n) == 0 &&
+	    job->trace_file[n] == '/' && strcmp(job->trace_file + n + 1,
+	    path) == 0;
+}
+
 /* `ls`: one entry as the parser read it. */
 static void
 crawl_print_entry(const struct entry *e)
@@ -431,6 +449,11 @@ crawl_on_entry(void *arg, const struct entry *e)
 	}
 	if ((path = path_join(cl->dir.path, e->name)) == NULL)
 		goto oom;
+	if (crawl_is_own_trace(job, path)) {
+		log_debug("%s: /%s left out: this job writes its trace there",
+		    job->name, path);
+		goto out;
+	}
 	if (!filter_wanted(job->exclude.v, job->exclude.n, job->include.v,
 	    job->include.n, path, e->type == ENTRY_DIR))
 		goto out;

@@ -868,6 +868,23 @@ class TestTrace(PublishTest):
         self.assertFalse(os.path.lexists(os.path.join(mirror.target, ".ftpmirror", "trace")),
                          self.show(result, run, events))
 
+    def test_upstream_trace_left_out(self):
+        """A mirror of an ftpmirror mirror meets its upstream's trace at
+        .ftpmirror/trace: that one is not fetched (it would be overwritten by
+        ours, and fetched again by every run)."""
+        helpers.set_file(self.remote, ".ftpmirror/trace", b"run: 7\nupstream\n", BASE + 5)
+        mirror = helpers.Mirror(self.tmp, "mirror-of-mirror", self.server.url, connections=1,
+                                timeout=20)
+        trace = os.path.join(mirror.target, ".ftpmirror", "trace")
+        result, run, events = self.sync(mirror, 0, "first sync")
+        self.assertEqual(run["files_added"], 2, self.show(result, run, events))
+        self.check_trace(trace, run, mirror)
+        mark = self.server.mark()
+        result, run, events = self.sync(mirror, 0, "second sync")
+        self.assertEqual((run["files_changed"], run["bytes_downloaded"]), (0, 0),
+                         self.show(result, run, events))
+        self.assertEqual([c for c in self.server.commands(mark) if c.cmd == "RETR"], [])
+
 
 # ------------------------------------------------------------------- fsync
 
