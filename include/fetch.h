@@ -43,6 +43,13 @@ int fetch_start_hash(struct run *r);
  */
 int fetch_clean_incoming(struct run *r);
 
+/*
+ * Learn the range of file times the local file system stores (ext4 keeps
+ * 1901 to 2446, XFS without bigtime and small-inode ext4 stop at 2038)
+ * into r->time_min and r->time_max; the whole range when it can't tell.
+ */
+void fetch_probe_times(struct run *r);
+
 /* The name of staged file id in incoming ("123"). */
 void fetch_staged_name(int64_t id, char *buf, size_t len);
 

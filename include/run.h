@@ -35,6 +35,8 @@ struct run {
 	int64_t		 id;		/* runs.id */
 	bool		 dry;		/* --dry-run: change nothing */
 	bool		 json;		/* --json: the plan for machines */
+	int64_t		 time_min;	/* file times the local file system */
+	int64_t		 time_max;	/* stores (fetch_probe_times) */
 	struct dry_counts dry_counts;	/* what the dry run would do */
 	int		 target_fd;	/* the public tree, or -1 (dry, missing) */
 	int		 incoming_fd;	/* the staging area, or -1 */
@@ -74,6 +76,13 @@ void run_event(struct run *r, const char *path, const char *action,
 /* Record a failure: an error event, the count, and the first message. */
 void run_error(struct run *r, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * A remote file time as the local file system will keep it: the nearest
+ * in its range.  Comparing remote times clamped so, a file whose time it
+ * can't store is not taken for changed by every run.
+ */
+int64_t run_local_time(const struct run *r, int64_t t);
 
 /* Now in milliseconds since the epoch: the unit of scan.not_before. */
 int64_t run_now_ms(void);

@@ -481,6 +481,8 @@ crawl_on_entry(void *arg, const struct entry *e)
 	crawl_local(cl, e->name, &loc, link, sizeof(link));
 	if (e->year_guessed && rem.type == 'f' && loc.type == 'f')
 		rem.mtime = plan_listed_year(rem.mtime, loc.mtime);
+	if (rem.mtime_prec != MTIME_NONE)
+		rem.mtime = run_local_time(r, rem.mtime);
 
 	memset(&stg, 0, sizeof(stg));
 	/* Only files staged by earlier runs matter here. */

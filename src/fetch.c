@@ -187,7 +187,7 @@ fetch_complete(struct fetch *f, int64_t filetime)
 	}
 	/* A LIST time is only to the minute or day; MDTM is exact. */
 	if (filetime >= 0 && f->row.mtime_prec != MTIME_SECOND) {
-		mtime = filetime;
+		mtime = run_local_time(r, filetime);
 		if (state_scan_set_mtime(r->state, f->row.id, mtime,
 		    MTIME_SECOND, (int64_t)time(NULL)) == -1)
 			return -1;
@@ -501,6 +501,42 @@ fetch_parse_name(const char *name, int64_t *id)
 		return false;
 	*id = (int64_t)v;
 	return true;
+}
+
+void
+fetch_probe_times(struct run *r)
+{
+	/* What MLSD and MDTM can say: years 0001 to 9999. */
+	static const int64_t lowest = -62135596800LL, highest = 253402300799LL;
+	struct timespec times[2];
+	struct stat st;
+	char name[64];
+	int fd;
+
+	r->time_min = INT64_MIN;
+	r->time_max = INT64_MAX;
+	snprintf(name, sizeof(name), ".time-probe.%ld", (long)getpid());
+	if ((fd = openat(r->incoming_fd, name, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		return;
+	unlinkat(r->incoming_fd, name, 0);
+	times[0].tv_sec = 0;
+	times[0].tv_nsec = UTIME_OMIT;
+	times[1].tv_nsec = 0;
+	/* Linux clamps a time to what the file system holds. */
+	times[1].tv_sec = (time_t)lowest;
+	if (futimens(fd, times) == 0 && fstat(fd, &st) == 0 &&
+	    st.st_mtime > lowest)
+		r->time_min = st.st_mtime;
+	times[1].tv_sec = (time_t)highest;
+	if (futimens(fd, times) == 0 && fstat(fd, &st) == 0 &&
+	    st.st_mtime < highest)
+		r->time_max = st.st_mtime;
+	close(fd);
+	if (r->time_min != INT64_MIN || r->time_max != INT64_MAX)
+		log_debug("%s: the local file system keeps file times from %lld "
+		    "to %lld", r->job->name, (long long)r->time_min,
+		    (long long)r->time_max);
 }
 
 /* Remove incoming files that no staged row names. */

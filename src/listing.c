@@ -193,8 +193,12 @@ parse_timeval(const char *s, size_t n, int64_t *out)
 	hour = small_num(s + 8, 2);
 	min = small_num(s + 10, 2);
 	sec = small_num(s + 12, 2);
-	/* 60 is allowed: RFC 3659 leaves room for a leap second. */
-	if (y < YEAR_MIN || mon < 1 || mon > 12 || day < 1 ||
+	/*
+	 * Any year but 0000: a time before 1900 (1601 is Windows' zero) is
+	 * still the file's.  60 is allowed: RFC 3659 leaves room for a leap
+	 * second.
+	 */
+	if (y < 1 || mon < 1 || mon > 12 || day < 1 ||
 	    day > civil_days_in_month(y, mon) || hour > 23 || min > 59 ||
 	    sec > 60)
 		return false;

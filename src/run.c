@@ -49,6 +49,13 @@ run_error(struct run *r, const char *path, const char *fmt, ...)
 		r->message = strdup(named);
 }
 
+int64_t
+run_local_time(const struct run *r, int64_t t)
+{
+	return t < r->time_min ? r->time_min : t > r->time_max ?
+	    r->time_max : t;
+}
+
 /* Now, in milliseconds since the epoch (the unit of retry times). */
 int64_t
 run_now_ms(void)

@@ -568,6 +568,8 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	r.json = o->json;
 	r.stop = o->stop;
 	r.target_fd = r.incoming_fd = -1;
+	r.time_min = INT64_MIN;
+	r.time_max = INT64_MAX;
 
 	if (tz_use(job->timezone) == -1) {
 		log_err("%s: time zone %s: %s", job->name, job->timezone,
@@ -600,6 +602,8 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	if (state_scan_reset(st, job->name) == -1 ||
 	    (!r.dry && fetch_clean_incoming(&r) == -1))
 		goto finish;
+	if (!r.dry)
+		fetch_probe_times(&r);
 	if ((n = state_staged_any(st, job->name)) == -1)
 		goto finish;
 	r.staged_before = n == 1;

@@ -35,7 +35,9 @@ Scenarios:
   * non-UTF-8 names mirrored as the same bytes (MLSD and LIST);
   * an unparsable line: skipped, logged, counted, and no deletion;
   * a RETR longer than the listed size: not published, old version kept;
-  * an endless listing line: bounded memory, no crash.
+  * an endless listing line: bounded memory, no crash;
+  * MLSD times the local file system cannot keep (1601, 9999): no
+    download again by the next run.
 """
 
 import base64
@@ -1098,3 +1100,44 @@ class TestEndlessLine(HostileTest):
 
     def test_list(self):
         self.scenario("LIST")
+
+
+class TestTimesOutOfRange(HostileTest):
+    """MLSD times the local file system can't keep: 1601 (Windows' zero
+    time) and 9999 on ext4, which keeps 1901 to 2446.  Such files are
+    mirrored with the nearest time it keeps, and a second sync must not
+    take them for changed: it downloads nothing."""
+
+    def kept(self, t):
+        """The time the target's file system keeps for t."""
+        probe = os.path.join(self.target, ".probe")
+        with open(probe, "wb"):
+            pass
+        os.utime(probe, (t, t))
+        kept = os.stat(probe).st_mtime
+        os.unlink(probe)
+        return int(kept)
+
+    def test_mlsd(self):
+        times = {b"y1601": -11_644_473_600, b"y9999": 253_402_300_799, b"now": BASE + 7}
+        files = {name: (content(name.decode(), 10 + i), BASE) for i, name in enumerate(times)}
+        write_files(self.remote, files)
+        self.server.set_script({"feat_mlst": True, "listings": {"/": {"MLSD": [
+            mlsd("file", name, len(files[name][0]), t) for name, t in times.items()]}}})
+        outcomes = []
+        self.sync_checked("first sync", outcomes, 0, "ok")
+        for name, t in times.items():
+            path = os.path.join(self.target, name.decode())
+            if not os.path.isfile(path) or int(os.stat(path).st_mtime) != self.kept(t):
+                self.problems.append("%s: not mirrored with the time %d" % (name, self.kept(t)))
+        mark = len(self.server.records())
+        out, run = self.sync_checked("second sync", outcomes, 0, "ok")
+        if run:
+            changed = self.query("SELECT files_changed, bytes_downloaded FROM runs WHERE id = ?",
+                                 (run["id"],))[0]
+            if tuple(changed) != (0, 0):
+                self.problems.append("the second sync fetched again: %s" % (changed,))
+        retrs = [arg for cmd, arg in self.server.commands(mark) if cmd == "RETR"]
+        if retrs:
+            self.problems.append("RETR in the second sync: %r" % retrs)
+        self.finish(outcomes)
