@@ -41,6 +41,8 @@ struct cmd {
 	const char	*help;
 };
 
+static void command_usage(const char *name);
+
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
 
@@ -156,11 +158,12 @@ cmd_sync(struct globals *g, int argc, char **argv)
 			so.json = true;
 			break;
 		default:
+			command_usage(argv[0]);
 			return SYNC_USAGE;
 		}
 	}
 	if (optind >= argc) {
-		log_err("usage: ftpmirror sync [--dry-run] JOB...");
+		command_usage(argv[0]);
 		return SYNC_USAGE;
 	}
 	if ((db = db_path(g, !so.dry)) == NULL ||
@@ -202,6 +205,25 @@ warn_readable_secrets(const struct job *job)
 		    job->file, job->netrc_file);
 }
 
+/*
+ * Options of a command that takes none: getopt still has to see them, so
+ * that "--" ends them and a mistyped option is not taken for an argument.
+ * Returns 0, or -1 after printing the command's usage.
+ */
+static int
+no_options(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ NULL, 0, NULL, 0 }
+	};
+
+	if (getopt_long(argc, argv, "", opts, NULL) != -1) {
+		command_usage(argv[0]);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_check(struct globals *g, int argc, char **argv)
 {
@@ -209,11 +231,13 @@ cmd_check(struct globals *g, int argc, char **argv)
 	struct job *job;
 	int i, rc = 0;
 
-	if (argc < 2) {
-		log_err("usage: ftpmirror check JOB...");
+	if (no_options(argc, argv) == -1)
+		return SYNC_USAGE;
+	if (optind >= argc) {
+		command_usage(argv[0]);
 		return SYNC_USAGE;
 	}
-	for (i = 1; i < argc; i++) {
+	for (i = optind; i < argc; i++) {
 		if ((job = job_load(argv[i], g->jobs_dir, &errs)) == NULL) {
 			print_job_errors(&errs);
 			rc = SYNC_USAGE;
@@ -234,11 +258,13 @@ cmd_ls(struct globals *g, int argc, char **argv)
 	int rc;
 
 	(void)g;
-	if (argc != 2) {
-		log_err("usage: ftpmirror ls URL");
+	if (no_options(argc, argv) == -1)
+		return SYNC_USAGE;
+	if (optind + 1 != argc) {
+		command_usage(argv[0]);
 		return SYNC_USAGE;
 	}
-	if ((job = job_for_url(argv[1], &errs)) == NULL) {
+	if ((job = job_for_url(argv[optind], &errs)) == NULL) {
 		print_job_errors(&errs);
 		return SYNC_USAGE;
 	}
@@ -295,13 +321,14 @@ cmd_history(struct globals *g, int argc, char **argv)
 			h.json = true;
 			break;
 		default:
+			command_usage(argv[0]);
 			return SYNC_USAGE;
 		}
 	}
 	if (optind < argc)
 		job = argv[optind++];
 	if (optind < argc) {
-		log_err("usage: ftpmirror history [JOB] [--limit N] [--json]");
+		command_usage(argv[0]);
 		return SYNC_USAGE;
 	}
 	if ((db = db_path(g, true)) == NULL || (st = state_open(db, false)) ==
@@ -350,12 +377,12 @@ runner_args(struct globals *g, int argc, char **argv, struct runner_opts *ro)
 			ro->metrics_file = optarg;
 			break;
 		default:
+			command_usage(argv[0]);
 			return -1;
 		}
 	}
 	if (optind < argc) {
-		log_err("usage: ftpmirror %s [--max-parallel-jobs N] "
-		    "[--metrics-file PATH]", argv[0]);
+		command_usage(argv[0]);
 		return -1;
 	}
 	if ((ro->db_path = db_path(g, true)) == NULL)
@@ -490,12 +517,14 @@ cmd_status(struct globals *g, int argc, char **argv)
 	ctx.now = (int64_t)time(NULL);
 	tz_use_environment();
 	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
-		if (c != 'j')
+		if (c != 'j') {
+			command_usage(argv[0]);
 			return SYNC_USAGE;
+		}
 		ctx.json = true;
 	}
 	if (optind + 1 < argc) {
-		log_err("usage: ftpmirror status [JOB] [--json]");
+		command_usage(argv[0]);
 		return SYNC_USAGE;
 	}
 	if ((db = db_path(g, true)) == NULL ||
@@ -580,11 +609,13 @@ cmd_show(struct globals *g, int argc, char **argv)
 				log_err("--limit: expected a positive number");
 				return SYNC_USAGE;
 			}
-		} else
+		} else {
+			command_usage(argv[0]);
 			return SYNC_USAGE;
+		}
 	}
 	if (optind + 2 != argc) {
-		log_err("usage: ftpmirror show JOB PATH [--json] [--limit N]");
+		command_usage(argv[0]);
 		return SYNC_USAGE;
 	}
 	/* A job file names its job; a bare name is taken as it is. */
@@ -619,7 +650,7 @@ cmd_show(struct globals *g, int argc, char **argv)
 static int cmd_help(struct globals *g, int argc, char **argv);
 
 static const struct cmd commands[] = {
-	{ "sync", cmd_sync, "[--dry-run] [--metrics-file PATH] JOB...",
+	{ "sync", cmd_sync, "[--dry-run] [--json] [--metrics-file PATH] JOB...",
 	    "run these jobs now, one after another" },
 	{ "check", cmd_check, "JOB...",
 	    "validate job files without touching the network" },
@@ -663,6 +694,25 @@ usage(FILE *out)
 	fprintf(out, "\nexit status: 0 ok, 1 some files failed, 2 usage or "
 	    "job-file error,\n3 job already running, 4 remote unusable, "
 	    "5 stopped by a safety limit\n");
+}
+
+/*
+ * After a mistake on a command's line (getopt has said what it was): the
+ * command's usage on the standard error, or the general one for a name
+ * that is no command.
+ */
+static void
+command_usage(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0) {
+			fprintf(stderr, "usage: ftpmirror [GLOBAL OPTIONS] %s "
+			    "%s\n", commands[i].name, commands[i].args);
+			return;
+		}
+	usage(stderr);
 }
 
 static int

@@ -211,3 +211,38 @@ class TestDryRun(helpers.IntegrationTest):
                           summary["bytes"], summary["deletions"]),
                          ("dry", True, "ok", 3, 350, 0), result.stdout)
         self.assertNotIn("id", summary, "a dry run has no run id")
+
+
+class TestOptions(helpers.IntegrationTest):
+    """Every command parses its options the same way: `--` ends them, an
+    unknown one is a usage error (exit 2), and a mistake prints the
+    command's usage."""
+
+    def setUp(self):
+        super().setUp()
+        self.mirror = helpers.Mirror(self.tmp, "alpha", "ftp://127.0.0.1:%d/" % helpers.ports.port())
+
+    def assertUsage(self, result, command, what):
+        self.assertExit(result, 2, what)
+        self.assertRegex(result.stderr, r"(?m)^usage: ftpmirror .*\b%s\b" % command,
+                         "%s: no usage of %s\n%s" % (what, command, helpers.describe(result)))
+
+    def test_double_dash_ends_options(self):
+        result = self.mirror.run("check", "--", self.mirror.job)
+        self.assertExit(result, 0, "check -- JOB")
+        # Nothing listens there: exit 4 shows the URL was taken as one.
+        result = self.mirror.run("ls", "--", self.mirror.source)
+        self.assertExit(result, 4, "ls -- URL")
+
+    def test_unknown_option_is_a_usage_error(self):
+        for args in (["check", "-x", self.mirror.job], ["check", self.mirror.job, "--bogus"],
+                     ["ls", "-x", self.mirror.source]):
+            result = self.mirror.run(*args)
+            self.assertUsage(result, args[0], " ".join(args))
+            self.assertNotIn("no job -x", result.stderr, "an option taken for a job")
+
+    def test_option_errors_print_the_usage(self):
+        for args in (["history", "--limit"], ["sync", "-v", "alpha"],
+                     ["due", "--max-parallel-jobs"], ["sync", "--metrics-file"],
+                     ["status", "--bogus"], ["show", "--limit"], ["run", "--bogus"]):
+            self.assertUsage(self.mirror.run(*args), args[0], " ".join(args))
