@@ -25,6 +25,13 @@
 #include "version.h"
 
 
+/*
+ * No usable database or jobs directory, so nothing could run: a setup
+ * error, which exits like a usage error.  1 would claim a run that
+ * finished with failed files.
+ */
+#define EXIT_SETUP	SYNC_USAGE
+
 /* Global options, after parsing. */
 struct globals {
 	const char	*db;		/* --db, or NULL for the default */
@@ -168,7 +175,7 @@ cmd_sync(struct globals *g, int argc, char **argv)
 	}
 	if ((db = db_path(g, !so.dry)) == NULL ||
 	    (st = state_open(db, so.dry)) == NULL)
-		return SYNC_PARTIAL;
+		return EXIT_SETUP;
 	install_signals();
 	for (i = optind; i < argc && !stop_requested; i++) {
 		if ((job = job_load(argv[i], g->jobs_dir, &errs)) == NULL) {
@@ -333,14 +340,14 @@ cmd_history(struct globals *g, int argc, char **argv)
 	}
 	if ((db = db_path(g, true)) == NULL || (st = state_open(db, false)) ==
 	    NULL)
-		return SYNC_PARTIAL;
+		return EXIT_SETUP;
 	if (h.json)
 		fputc('[', stdout);
 	rc = state_history(st, job, (int)limit, history_row, &h);
 	if (h.json)
 		fputs(h.n ? "\n]\n" : "]\n", stdout);
 	state_close(st);
-	return rc == -1 ? SYNC_PARTIAL : 0;
+	return rc == -1 ? EXIT_SETUP : 0;
 }
 
 /* --max-parallel-jobs and --metrics-file, shared by due and run. */
@@ -352,6 +359,7 @@ runner_args(struct globals *g, int argc, char **argv, struct runner_opts *ro)
 		{ "metrics-file", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct state *st;
 	char *end;
 	long n;
 	int c;
@@ -385,8 +393,11 @@ runner_args(struct globals *g, int argc, char **argv, struct runner_opts *ro)
 		command_usage(argv[0]);
 		return -1;
 	}
-	if ((ro->db_path = db_path(g, true)) == NULL)
+	/* Found unusable now, not by each job's run (or never, by run). */
+	if ((ro->db_path = db_path(g, true)) == NULL ||
+	    (st = state_open(ro->db_path, false)) == NULL)
 		return -1;
+	state_close(st);
 	return 0;
 }
 
@@ -409,7 +420,10 @@ cmd_run(struct globals *g, int argc, char **argv)
 	if (runner_args(g, argc, argv, &ro) == -1)
 		return SYNC_USAGE;
 	install_signals();
-	return runner_daemon(&ro);
+	/* It fails only at start: no jobs directory, or a bad TZ. */
+	if (runner_daemon(&ro) != 0)
+		return EXIT_SETUP;
+	return 0;
 }
 
 /* `status`: the jobs of the jobs directory, then any others in history. */
@@ -529,7 +543,7 @@ cmd_status(struct globals *g, int argc, char **argv)
 	}
 	if ((db = db_path(g, true)) == NULL ||
 	    (ctx.st = state_open(db, false)) == NULL)
-		return SYNC_PARTIAL;
+		return EXIT_SETUP;
 	if (ctx.json)
 		fputc('[', stdout);
 	if (optind < argc) {
@@ -550,7 +564,7 @@ cmd_status(struct globals *g, int argc, char **argv)
 		rest.ctx = &ctx;
 		if (state_summaries(ctx.st, NULL, status_history_only, &rest) ==
 		    -1)
-			rc = SYNC_PARTIAL;
+			rc = EXIT_SETUP;
 	}
 	if (ctx.json)
 		fputs(ctx.n ? "\n]\n" : "]\n", stdout);
@@ -633,7 +647,7 @@ cmd_show(struct globals *g, int argc, char **argv)
 	if ((db = db_path(g, true)) == NULL || (st = state_open(db, false)) ==
 	    NULL) {
 		job_free(job);
-		return SYNC_PARTIAL;
+		return EXIT_SETUP;
 	}
 	if (sc.json)
 		fputc('[', stdout);
@@ -644,7 +658,7 @@ cmd_show(struct globals *g, int argc, char **argv)
 		log_info("%s: no history for /%s", name, path);
 	state_close(st);
 	job_free(job);
-	return rc == -1 ? SYNC_PARTIAL : 0;
+	return rc == -1 ? EXIT_SETUP : 0;
 }
 
 static int cmd_help(struct globals *g, int argc, char **argv);
@@ -691,9 +705,9 @@ usage(FILE *out)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-8s %s\n           %s\n", commands[i].name,
 		    commands[i].args, commands[i].help);
-	fprintf(out, "\nexit status: 0 ok, 1 some files failed, 2 usage or "
-	    "job-file error,\n3 job already running, 4 remote unusable, "
-	    "5 stopped by a safety limit\n");
+	fprintf(out, "\nexit status: 0 ok, 1 some files failed, 2 usage, "
+	    "job-file or setup error,\n3 job already running, 4 remote "
+	    "unusable, 5 stopped by a safety limit\n");
 }
 
 /*

@@ -246,3 +246,51 @@ class TestOptions(helpers.IntegrationTest):
                      ["due", "--max-parallel-jobs"], ["sync", "--metrics-file"],
                      ["status", "--bogus"], ["show", "--limit"], ["run", "--bogus"]):
             self.assertUsage(self.mirror.run(*args), args[0], " ".join(args))
+
+
+class TestSetupErrors(helpers.IntegrationTest):
+    """No usable database or jobs directory means nothing could run: that is
+    a setup error, exit 2, never 1 (a run that finished with failed files)."""
+
+    COMMANDS = (["sync", "JOB"], ["history"], ["status"], ["show", "alpha", "a.txt"],
+                ["due"], ["run"])
+
+    def setUp(self):
+        super().setUp()
+        self.mirror = helpers.Mirror(self.tmp, "alpha", "ftp://127.0.0.1:%d/" % helpers.ports.port())
+        os.makedirs(self.path("jobs.d"))
+
+    def run_all(self, argv_prefix, env, what):
+        for args in self.COMMANDS:
+            args = [self.mirror.job if a == "JOB" else a for a in args]
+            result = helpers.run_command(argv_prefix + args, timeout=20, env=env, cwd=self.tmp)
+            self.assertExit(result, 2, "%s %s" % (" ".join(args), what))
+            self.assertIn("database", result.stderr, helpers.describe(result))
+
+    def test_corrupt_database(self):
+        with open(self.mirror.db, "wb") as f:
+            f.write(content("not a database", 16384))
+        self.run_all(self.mirror.argv(), self.mirror.env(), "on a corrupt database")
+
+    def test_database_in_a_missing_directory(self):
+        db = self.path("missing", "state.db")
+        self.run_all([helpers.binary(), "--db", db], self.mirror.env(),
+                     "with the database in a missing directory")
+
+    def test_no_database_without_home(self):
+        env = self.mirror.env()
+        for name in ("HOME", "XDG_STATE_HOME", "FTPMIRROR_DB"):
+            env.pop(name, None)
+        argv = [helpers.binary()]
+        if os.geteuid() == 0:
+            # root has a default database; only other users need HOME.
+            argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + argv
+        self.run_all(argv, env, "without HOME or FTPMIRROR_DB")
+
+    def test_run_without_its_jobs_directory(self):
+        for command in ("due", "run"):
+            argv = [helpers.binary(), "--db", self.mirror.db, "--jobs-dir", self.path("nowhere"),
+                    command]
+            result = helpers.run_command(argv, timeout=20, env=self.mirror.env(), cwd=self.tmp)
+            self.assertExit(result, 2, "%s without its jobs directory" % command)
+            self.assertIn("nowhere", result.stderr, helpers.describe(result))
