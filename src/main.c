@@ -133,6 +133,20 @@ print_job_errors(struct job_errors *errs)
 	job_errors_free(errs);
 }
 
+/*
+ * Does a JOB argument name a job file rather than a job?  The rule of
+ * job_load: it contains a '/' or ends in .yaml or .yml.
+ */
+static bool
+spec_is_path(const char *spec)
+{
+	size_t n = strlen(spec);
+
+	return strchr(spec, '/') != NULL ||
+	    (n >= 5 && strcmp(spec + n - 5, ".yaml") == 0) ||
+	    (n >= 4 && strcmp(spec + n - 4, ".yml") == 0);
+}
+
 static int
 cmd_sync(struct globals *g, int argc, char **argv)
 {
@@ -308,6 +322,8 @@ cmd_history(struct globals *g, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct history_ctx h = { g->json, 0 };
+	struct job_errors errs = { NULL, 0 };
+	struct job *loaded = NULL;
 	struct state *st;
 	const char *db, *job = NULL;
 	char *end;
@@ -338,15 +354,26 @@ cmd_history(struct globals *g, int argc, char **argv)
 		command_usage(argv[0]);
 		return SYNC_USAGE;
 	}
+	/* Runs are kept by job name: a job file stands for the name in it. */
+	if (job != NULL && spec_is_path(job)) {
+		if ((loaded = job_load(job, g->jobs_dir, &errs)) == NULL) {
+			print_job_errors(&errs);
+			return SYNC_USAGE;
+		}
+		job = loaded->name;
+	}
 	if ((db = db_path(g, true)) == NULL || (st = state_open(db, false)) ==
-	    NULL)
+	    NULL) {
+		job_free(loaded);
 		return EXIT_SETUP;
+	}
 	if (h.json)
 		fputc('[', stdout);
 	rc = state_history(st, job, (int)limit, history_row, &h);
 	if (h.json)
 		fputs(h.n ? "\n]\n" : "]\n", stdout);
 	state_close(st);
+	job_free(loaded);
 	return rc == -1 ? EXIT_SETUP : 0;
 }
 

@@ -129,6 +129,30 @@ class TestHistory(helpers.IntegrationTest):
         self.assertEqual([r["id"] for r in json.loads(limited.stdout)], [runs[0]["id"]])
 
 
+class TestHistoryOfAJob(helpers.IntegrationTest):
+    """`history JOB` takes JOB as sync and status do: a job file's path or a
+    job name."""
+
+    def test_history_by_job_file(self):
+        port = helpers.ports.port()   # nothing listens: each sync is one failed run
+        mirror = helpers.Mirror(self.tmp, "byfile", "ftp://127.0.0.1:%d/" % port, retries=1)
+        other = helpers.Mirror(self.tmp, "other", "ftp://127.0.0.1:%d/" % port, retries=1)
+        for m in (mirror, mirror, other):
+            self.assertExit(m.sync(), 4, "sync of %s" % m.name)
+
+        by_name = mirror.run("history", "byfile", "--json")
+        self.assertExit(by_name, 0, "history byfile")
+        by_file = mirror.run("history", mirror.job, "--json")
+        self.assertExit(by_file, 0, "history %s" % mirror.job)
+        runs = json.loads(by_file.stdout)
+        self.assertEqual([r["job"] for r in runs], ["byfile", "byfile"], by_file.stdout)
+        self.assertEqual(runs, json.loads(by_name.stdout))
+
+        text = mirror.run("history", os.path.basename(mirror.job))   # relative to the cwd
+        self.assertExit(text, 0, "history byfile.yaml")
+        self.assertEqual(len(text.stdout.splitlines()), 2, text.stdout)
+
+
 def file_state(path):
     """(mtime_ns, bytes) of the file at path, or None if there is none."""
     try:
