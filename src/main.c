@@ -2,6 +2,7 @@
  * main.c: the command line.  A table of subcommands, global options, and
  * the only exit() in the program.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -36,6 +37,7 @@
 struct globals {
 	const char	*db;		/* --db, or NULL for the default */
 	const char	*jobs_dir;
+	bool		 jobs_dir_given; /* by --jobs-dir or the environment */
 	const char	*metrics_file;	/* $FTPMIRROR_METRICS_FILE */
 	bool		 json;
 	char		 db_buf[PATH_MAX];
@@ -145,6 +147,85 @@ spec_is_path(const char *spec)
 	return strchr(spec, '/') != NULL ||
 	    (n >= 5 && strcmp(spec + n - 5, ".yaml") == 0) ||
 	    (n >= 4 && strcmp(spec + n - 4, ".yml") == 0);
+}
+
+/*
+ * Is there no file for the job called name in jobs_dir, neither NAME.yaml
+ * nor NAME.yml?  Anything else (even a file that can't be read) is for
+ * job_load to report.
+ */
+static bool
+job_file_missing(const char *name, const char *jobs_dir)
+{
+	static const char *const ext[] = { ".yaml", ".yml" };
+	char file[PATH_MAX];
+	struct stat sb;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		n = snprintf(file, sizeof(file), "%s/%s%s", jobs_dir, name,
+		    ext[i]);
+		if (n < 0 || (size_t)n >= sizeof(file) ||
+		    stat(file, &sb) == 0 || errno != ENOENT)
+			return false;
+	}
+	return true;
+}
+
+static void
+count_summary(void *arg, const struct job_summary *js)
+{
+	int *runs = arg;
+
+	(void)js;
+	(*runs)++;
+}
+
+/*
+ * A job given by name to history or status must be known: by its file in
+ * the jobs directory or by runs in the database (db names it).  Returns 0,
+ * or -1 after saying it is neither, or that st could not be read.
+ */
+static int
+job_name_known(const struct globals *g, struct state *st, const char *db,
+    const char *name)
+{
+	int runs = 0;
+
+	if (!job_file_missing(name, g->jobs_dir))
+		return 0;
+	if (state_summaries(st, name, count_summary, &runs) == -1)
+		return -1;
+	if (runs > 0)
+		return 0;
+	log_err("no job %s in %s and no runs of it in %s", name, g->jobs_dir,
+	    db);
+	return -1;
+}
+
+/*
+ * Can the jobs directory be read?  One given by --jobs-dir or
+ * FTPMIRROR_JOBS_DIR must be; the default may be absent (who syncs job
+ * files by path has none), and *absent says so.  Returns 0, or -1 after
+ * logging why it can't be used.
+ */
+static int
+jobs_dir_check(const struct globals *g, bool *absent)
+{
+	DIR *d;
+
+	*absent = false;
+	if ((d = opendir(g->jobs_dir)) != NULL) {
+		closedir(d);
+		return 0;
+	}
+	if (errno == ENOENT && !g->jobs_dir_given) {
+		*absent = true;
+		return 0;
+	}
+	log_err("jobs directory %s: %s", g->jobs_dir, strerror(errno));
+	return -1;
 }
 
 static int
@@ -367,6 +448,11 @@ cmd_history(struct globals *g, int argc, char **argv)
 		job_free(loaded);
 		return EXIT_SETUP;
 	}
+	if (job != NULL && loaded == NULL &&
+	    job_name_known(g, st, db, job) == -1) {
+		state_close(st);
+		return SYNC_USAGE;
+	}
 	if (h.json)
 		fputc('[', stdout);
 	rc = state_history(st, job, (int)limit, history_row, &h);
@@ -549,9 +635,10 @@ cmd_status(struct globals *g, int argc, char **argv)
 	struct status_one rest;
 	struct job_errors errs = { NULL, 0 };
 	struct job *job = NULL;
-	const char *db;
+	const char *db, *spec = NULL;
 	size_t i;
-	int c, rc = 0;
+	bool no_jobs_dir = false, unreadable = false;
+	int c, rc = SYNC_USAGE;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.json = g->json;
@@ -568,35 +655,51 @@ cmd_status(struct globals *g, int argc, char **argv)
 		command_usage(argv[0]);
 		return SYNC_USAGE;
 	}
+	if (optind < argc)
+		spec = argv[optind];
+	if ((spec == NULL || !spec_is_path(spec)) &&
+	    jobs_dir_check(g, &no_jobs_dir) == -1)
+		return EXIT_SETUP;
 	if ((db = db_path(g, true)) == NULL ||
 	    (ctx.st = state_open(db, false)) == NULL)
 		return EXIT_SETUP;
+	/*
+	 * One job: by its file (which must be valid: its schedule says when
+	 * it is next due), else by name from its runs alone.
+	 */
+	if (spec != NULL) {
+		if (spec_is_path(spec) ||
+		    !job_file_missing(spec, g->jobs_dir)) {
+			if ((job = job_load(spec, g->jobs_dir, &errs)) ==
+			    NULL) {
+				print_job_errors(&errs);
+				goto out;
+			}
+		} else if (job_name_known(g, ctx.st, db, spec) == -1)
+			goto out;
+		else
+			ctx.only = spec;
+	}
 	if (ctx.json)
 		fputc('[', stdout);
-	if (optind < argc) {
-		/* One job: a file or a name; its history even without a file. */
-		if ((job = job_load(argv[optind], g->jobs_dir, &errs)) != NULL)
-			status_job(&ctx, job);
-		else if (strchr(argv[optind], '/') == NULL) {
-			job_errors_free(&errs);
-			ctx.only = argv[optind];
-		} else {
-			print_job_errors(&errs);
-			rc = SYNC_USAGE;
-		}
-	} else
-		runner_foreach_job(g->jobs_dir, status_job, &ctx);
-	if (job == NULL && rc == 0) {
+	if (job != NULL)
+		status_job(&ctx, job);
+	else if (spec == NULL && !no_jobs_dir &&
+	    runner_foreach_job(g->jobs_dir, status_job, &ctx) == -1)
+		unreadable = true;
+	if (job == NULL) {
 		memset(&rest, 0, sizeof(rest));
 		rest.ctx = &ctx;
 		if (state_summaries(ctx.st, NULL, status_history_only, &rest) ==
 		    -1)
-			rc = EXIT_SETUP;
+			unreadable = true;
 	}
 	if (ctx.json)
 		fputs(ctx.n ? "\n]\n" : "]\n", stdout);
-	else if (ctx.n == 0 && rc == 0)
+	else if (ctx.n == 0 && !unreadable)
 		log_info("no jobs in %s and no runs in %s", g->jobs_dir, db);
+	rc = unreadable ? EXIT_SETUP : 0;
+out:
 	job_free(job);
 	for (i = 0; i < ctx.nseen; i++)
 		free(ctx.seen[i]);
@@ -787,8 +890,10 @@ main(int argc, char **argv)
 
 	memset(&g, 0, sizeof(g));
 	g.jobs_dir = "/etc/ftpmirror/jobs.d";
-	if ((env = getenv("FTPMIRROR_JOBS_DIR")) != NULL && env[0] != '\0')
+	if ((env = getenv("FTPMIRROR_JOBS_DIR")) != NULL && env[0] != '\0') {
 		g.jobs_dir = env;
+		g.jobs_dir_given = true;
+	}
 	if ((env = getenv("FTPMIRROR_METRICS_FILE")) != NULL && env[0] != '\0')
 		g.metrics_file = env;
 	/* "+": global options end at the command's name. */
@@ -799,6 +904,7 @@ main(int argc, char **argv)
 			break;
 		case 'J':
 			g.jobs_dir = optarg;
+			g.jobs_dir_given = true;
 			break;
 		case 'q':
 			level = LOG_LEVEL_ERR;

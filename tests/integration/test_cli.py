@@ -318,3 +318,70 @@ class TestSetupErrors(helpers.IntegrationTest):
             result = helpers.run_command(argv, timeout=20, env=self.mirror.env(), cwd=self.tmp)
             self.assertExit(result, 2, "%s without its jobs directory" % command)
             self.assertIn("nowhere", result.stderr, helpers.describe(result))
+
+
+class TestStatusOfAJob(helpers.IntegrationTest):
+    """`status JOB` and `history JOB` say when JOB is wrong: a job file with
+    errors is reported as FILE:LINE:COLUMN (exit 2), a job known neither by
+    a file nor by runs is an error naming it (exit 2), and so is a jobs
+    directory that was given but is missing."""
+
+    def setUp(self):
+        super().setUp()
+        self.jobs_dir = self.path("jobs.d")
+        os.makedirs(self.jobs_dir)
+        self.port = helpers.ports.port()   # nothing listens there
+        self.ran = helpers.Mirror(self.tmp, "ran", "ftp://127.0.0.1:%d/" % self.port, retries=1)
+        self.assertExit(self.ran.sync(), 4, "sync of ran")   # a run, and no job file in jobs.d
+        with open(os.path.join(self.jobs_dir, "broken.yaml"), "w") as f:
+            f.write("name: broken\nsource: ftp://127.0.0.1:%d/\ntarget: %s\nconnections: lots\n"
+                    % (self.port, self.path("broken")))
+        with open(os.path.join(self.jobs_dir, "fresh.yaml"), "w") as f:
+            f.write("name: fresh\nsource: ftp://127.0.0.1:%d/\ntarget: %s\n"
+                    % (self.port, self.path("fresh")))
+
+    def test_job_file_with_an_error(self):
+        for args in (["status", "broken"], ["status", "--json", "broken"],
+                     ["status", os.path.join(self.jobs_dir, "broken.yaml")]):
+            result = self.ran.run(*args)
+            self.assertExit(result, 2, " ".join(args))
+            self.assertIn("broken.yaml:4:14: connections", result.stderr, helpers.describe(result))
+            self.assertNotIn("no jobs in", result.stderr + result.stdout)
+
+    def test_unknown_job(self):
+        for command in ("status", "history"):
+            result = self.ran.run(command, "nosuchjob")
+            self.assertExit(result, 2, "%s of an unknown job" % command)
+            self.assertIn("nosuchjob", result.stderr, helpers.describe(result))
+
+    def test_known_jobs_still_work(self):
+        # Known by its runs only, or by its file only.
+        for args in (["status", "ran"], ["history", "ran"], ["status", "fresh"],
+                     ["history", "fresh"], ["history", "broken"]):
+            result = self.ran.run(*args)
+            self.assertExit(result, 0, " ".join(args))
+        self.assertIn("ran", self.ran.run("status", "ran").stdout)
+        self.assertIn("fresh", self.ran.run("status", "fresh").stdout)
+
+    def test_missing_jobs_dir_given(self):
+        missing = self.path("nowhere")
+        env = self.ran.env()
+        env["FTPMIRROR_JOBS_DIR"] = missing
+        for argv, env_ in (([helpers.binary(), "--db", self.ran.db, "status"], env),
+                           ([helpers.binary(), "--db", self.ran.db, "status", "ran"], env),
+                           ([helpers.binary(), "--db", self.ran.db, "--jobs-dir", missing, "status"],
+                            self.ran.env())):
+            result = helpers.run_command(argv, timeout=30, env=env_, cwd=self.tmp)
+            self.assertExit(result, 2, " ".join(argv[3:]) + " with a missing jobs directory")
+            self.assertIn("nowhere", result.stderr, helpers.describe(result))
+
+    def test_default_jobs_dir_may_be_absent(self):
+        if os.path.exists("/etc/ftpmirror/jobs.d"):
+            self.skipTest("this machine has /etc/ftpmirror/jobs.d")
+        env = self.ran.env()
+        env["FTPMIRROR_JOBS_DIR"] = ""
+        for args in (["status"], ["status", "ran"]):
+            result = helpers.run_command([helpers.binary(), "--db", self.ran.db] + args,
+                                         timeout=30, env=env, cwd=self.tmp)
+            self.assertExit(result, 0, " ".join(args) + " without the default jobs directory")
+            self.assertIn("ran", result.stdout)
