@@ -137,8 +137,15 @@ report_status_json(FILE *out, const struct status_row *s)
 			    s->now - js->last_ok);
 		else
 			fputs(", \"age_seconds\": null", out);
-	} else
-		fputs(", \"last_run_id\": null, \"last_status\": null", out);
+	} else {
+		/* The same keys as above, so readers need not ask which. */
+		fputs(", \"last_run_id\": null, \"last_started_at\": null, "
+		    "\"last_finished_at\": null, \"last_status\": null, "
+		    "\"files_added\": null, \"files_changed\": null, "
+		    "\"files_deleted\": null, \"bytes_downloaded\": null, "
+		    "\"errors\": null, \"failures_in_a_row\": 0, "
+		    "\"last_ok_at\": null, \"age_seconds\": null", out);
+	}
 	fputs(", \"next_due_at\": ", out);
 	report_time_json(out, s->next_due);
 	fputc('}', out);

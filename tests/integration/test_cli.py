@@ -385,3 +385,29 @@ class TestStatusOfAJob(helpers.IntegrationTest):
                                          timeout=30, env=env, cwd=self.tmp)
             self.assertExit(result, 0, " ".join(args) + " without the default jobs directory")
             self.assertIn("ran", result.stdout)
+
+
+class TestStatusJson(helpers.IntegrationTest):
+
+    def test_every_job_has_the_same_keys(self):
+        jobs_dir = self.path("jobs.d")
+        os.makedirs(jobs_dir)
+        port = helpers.ports.port()   # nothing listens there
+        ran = helpers.Mirror(self.tmp, "ran", "ftp://127.0.0.1:%d/" % port, retries=1)
+        self.assertExit(ran.sync(), 4, "sync of ran")
+        with open(os.path.join(jobs_dir, "fresh.yaml"), "w") as f:
+            f.write("name: fresh\nsource: ftp://127.0.0.1:%d/\ntarget: %s\nschedule: every 1h\n"
+                    % (port, self.path("fresh")))
+
+        result = ran.run("status", "--json")
+        self.assertExit(result, 0, "status --json")
+        by_job = {o["job"]: o for o in json.loads(result.stdout)}
+        self.assertEqual(set(by_job), {"ran", "fresh"}, result.stdout)
+        self.assertEqual(set(by_job["fresh"]), set(by_job["ran"]),
+                         "a never-run job's keys differ from a run job's")
+        fresh = by_job["fresh"]
+        for key in ("last_run_id", "last_started_at", "last_finished_at", "last_status",
+                    "files_added", "bytes_downloaded", "errors", "last_ok_at", "age_seconds"):
+            self.assertIsNone(fresh[key], "%s of a job that never ran: %s" % (key, fresh))
+        self.assertEqual(fresh["failures_in_a_row"], 0, fresh)
+        self.assertIsNotNone(fresh["next_due_at"], fresh)
