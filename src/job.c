@@ -1674,11 +1674,13 @@ job_new(const char *file)
 /*
  * The parse behind job_parse_buf and job_load: anchor is the directory
  * relative paths are taken from; want_name, when not NULL, the name the
- * job must declare.
+ * job must declare.  When a job is returned and vmark is not NULL, vmark
+ * (K_COUNT of them) gets where each key's value was given, for errors
+ * found after the parse.
  */
 static struct job *
 parse_job(const char *file, const char *anchor, const char *want_name,
-    const char *buf, size_t len, struct job_errors *errs)
+    const char *buf, size_t len, struct job_errors *errs, yaml_mark_t *vmark)
 {
 	struct parse	 p;
 	struct job	*job = NULL, *rv = NULL;
@@ -1716,6 +1718,8 @@ parse_job(const char *file, const char *anchor, const char *want_name,
 	if (p.mapped && !p.fatal)
 		finish(&p, job);
 	if (p.nerr == 0) {
+		if (vmark != NULL)
+			memcpy(vmark, p.vmark, sizeof(p.vmark));
 		rv = job;
 		job = NULL;
 	}
@@ -1764,7 +1768,7 @@ job_parse_buf(const char *file, const char *buf, size_t len,
 		errs_add(errs, "%s: out of memory", file);
 		return NULL;
 	}
-	job = parse_job(file, dir, NULL, buf, len, errs);
+	job = parse_job(file, dir, NULL, buf, len, errs, NULL);
 	free(dir);
 	return job;
 }
@@ -1861,20 +1865,25 @@ read_failed(struct job_errors *errs, const char *prefix, const char *path,
 		errs_add(errs, "%s%s: %s", prefix, path, strerror(e));
 }
 
-/* The password from the environment variable the job names. */
+/*
+ * The password from the environment variable the job names; at is where
+ * the job file names it, for errors.
+ */
 static int
-read_password_env(struct job *job, struct job_errors *errs)
+read_password_env(struct job *job, const yaml_mark_t *at,
+    struct job_errors *errs)
 {
 	const char *value = getenv(job->password_env);
 
 	if (value == NULL) {
-		errs_add(errs, "%s: password_env: %s is not set", job->file,
-		    job->password_env);
+		errs_add(errs, "%s:%zu:%zu: password_env: %s is not set",
+		    job->file, at->line + 1, at->column + 1, job->password_env);
 		return -1;
 	}
 	if (has_control(value)) {
-		errs_add(errs, "%s: password_env: %s holds control characters",
-		    job->file, job->password_env);
+		errs_add(errs, "%s:%zu:%zu: password_env: %s holds control "
+		    "characters", job->file, at->line + 1, at->column + 1,
+		    job->password_env);
 		return -1;
 	}
 	if (job->password != NULL)
@@ -1889,16 +1898,19 @@ read_password_env(struct job *job, struct job_errors *errs)
 
 /*
  * The password: the first line of password_file, without its line end.
- * Returns 0, or -1 with an error appended.
+ * at is where the job file gives password_file: errors point there, as
+ * the parser's do.  Returns 0, or -1 with an error appended.
  */
 static int
-read_password(struct job *job, struct job_errors *errs)
+read_password(struct job *job, const yaml_mark_t *at,
+    struct job_errors *errs)
 {
 	char	*buf = NULL, *prefix = NULL, *pw;
 	size_t	 len = 0, n;
 	int	 e, rc = -1;
 
-	if (asprintf(&prefix, "%s: password_file ", job->file) == -1) {
+	if (asprintf(&prefix, "%s:%zu:%zu: password_file ", job->file,
+	    at->line + 1, at->column + 1) == -1) {
 		prefix = NULL;
 		errs_add(errs, "%s: out of memory", job->file);
 		goto out;
@@ -1983,6 +1995,7 @@ job_load(const char *spec, const char *jobs_dir, struct job_errors *errs)
 	struct job	*job = NULL, *rv = NULL;
 	char		*file = NULL, *buf = NULL, *anchor = NULL;
 	const char	*want = NULL;
+	yaml_mark_t	 vmark[K_COUNT];
 	size_t		 len = 0;
 	int		 e;
 
@@ -2027,11 +2040,14 @@ job_load(const char *spec, const char *jobs_dir, struct job_errors *errs)
 		errs_add(errs, "%s: %s", file, strerror(errno));
 		goto out;
 	}
-	if ((job = parse_job(file, anchor, want, buf, len, errs)) == NULL)
+	if ((job = parse_job(file, anchor, want, buf, len, errs, vmark)) ==
+	    NULL)
 		goto out;
-	if (job->password_file != NULL && read_password(job, errs) == -1)
+	if (job->password_file != NULL &&
+	    read_password(job, &vmark[K_PASSWORD_FILE], errs) == -1)
 		goto out;
-	if (job->password_env != NULL && read_password_env(job, errs) == -1)
+	if (job->password_env != NULL &&
+	    read_password_env(job, &vmark[K_PASSWORD_ENV], errs) == -1)
 		goto out;
 	rv = job;
 	job = NULL;

@@ -62,6 +62,14 @@ class TestCheck(helpers.IntegrationTest):
         self.assertExit(result, 2, "check of a job with a non-numeric retries")
         self.assertReports(result, job, 5, 10)
 
+    def test_password_file_error_is_reported_with_position(self):
+        # user on line 5, password_file on line 6, its value at column 16.
+        for name, pwfile in (("nopw.yaml", "/nonexistent/pw"), ("dirpw.yaml", self.tmp)):
+            job = self.write(name, self.job_text(21, "user: bob\npassword_file: %s" % pwfile))
+            result = self.mirror().run("check", job)
+            self.assertExit(result, 2, "check of a job whose password_file is %s" % pwfile)
+            self.assertReports(result, job, 6, 16)
+
     def test_sync_refuses_invalid_job_without_network(self):
         # A listener that would see any connection attempt.
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

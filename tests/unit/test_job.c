@@ -1193,6 +1193,10 @@ load_setup(void **state)
 	put(t->jobs, "ctlpass.yaml", "name: ctlpass\nsource: ftp://h/\n"
 	    "target: /srv/n\npassword_file: ctl.pass\n");
 	put(t->jobs, "ctl.pass", "a\tb\n");
+	put(t->jobs, "dirpass.yaml", "name: dirpass\nsource: ftp://h/\n"
+	    "target: /srv/n\nuser: bob\npassword_file: /\n");
+	put(t->jobs, "envpass.yaml", "name: envpass\nsource: ftp://h/\n"
+	    "target: /srv/n\npassword_env: FTPMIRROR_TEST_UNSET\n");
 	put(t->jobs, "broken.yaml", "name: broken\nsource: http://h/\n"
 	    "target: /srv/n\n");
 	*state = t;
@@ -1327,12 +1331,20 @@ test_load(void **state)
 	snprintf(where, sizeof(where), "%s/baz.yaml:1:7: ", t->jobs);
 	load_fails("baz", t->jobs, where,
 	    "name: \"other\" differs from \"baz\"");
-	snprintf(where, sizeof(where), "%s/nopass.yaml: ", t->jobs);
+	/* Errors about password_file point at its value, as check promises. */
+	snprintf(where, sizeof(where), "%s/nopass.yaml:4:16: ", t->jobs);
 	load_fails("nopass", t->jobs, where, "password_file "
 	    "/nonexistent/pass: No such file or directory");
-	snprintf(where, sizeof(where), "%s/ctlpass.yaml: password_file %s/"
-	    "ctl.pass: ", t->jobs, t->jobs);
+	snprintf(where, sizeof(where), "%s/ctlpass.yaml:4:16: password_file "
+	    "%s/ctl.pass: ", t->jobs, t->jobs);
 	load_fails("ctlpass", t->jobs, where, "control characters");
+	snprintf(where, sizeof(where), "%s/dirpass.yaml:5:16: password_file "
+	    "/: ", t->jobs);
+	load_fails("dirpass", t->jobs, where, "");
+	unsetenv("FTPMIRROR_TEST_UNSET");
+	snprintf(where, sizeof(where), "%s/envpass.yaml:4:15: password_env: ",
+	    t->jobs);
+	load_fails("envpass", t->jobs, where, "FTPMIRROR_TEST_UNSET is not set");
 	snprintf(where, sizeof(where), "%s/broken.yaml:2:9: ", t->jobs);
 	load_fails("broken", t->jobs, where, "source: expected an ftp://");
 	snprintf(where, sizeof(where), "%s: ", t->jobs);
