@@ -95,6 +95,8 @@ struct run_info {
 	const char	*status;
 	struct run_counts counts;
 	const char	*message;	/* may be NULL */
+	const char	*source;	/* the job's source URL then; may be NULL */
+	int64_t		 pid;		/* the process that ran it, -1 when NULL */
 };
 
 /* A job as its runs tell it, for status, metrics and the scheduler. */

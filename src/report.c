@@ -200,5 +200,10 @@ report_run_json(FILE *out, const struct run_info *r)
 	    r->counts.added, r->counts.changed, r->counts.deleted,
 	    r->counts.bytes, r->counts.errors);
 	json_string(out, r->message);
-	fputc('}', out);
+	fputs(", \"source\": ", out);
+	json_string(out, r->source);
+	if (r->pid >= 0)
+		fprintf(out, ", \"pid\": %" PRId64 "}", r->pid);
+	else
+		fputs(", \"pid\": null}", out);
 }

@@ -102,12 +102,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_HISTORY_ALL] =
 	    "SELECT id, job, started_at, finished_at, status, files_added, "
-	    "files_changed, files_deleted, bytes_downloaded, errors, message "
-	    "FROM runs ORDER BY id DESC LIMIT ?1",
+	    "files_changed, files_deleted, bytes_downloaded, errors, message, "
+	    "source, pid FROM runs ORDER BY id DESC LIMIT ?1",
 	[ST_HISTORY_JOB] =
 	    "SELECT id, job, started_at, finished_at, status, files_added, "
-	    "files_changed, files_deleted, bytes_downloaded, errors, message "
-	    "FROM runs WHERE job = ?2 ORDER BY id DESC LIMIT ?1",
+	    "files_changed, files_deleted, bytes_downloaded, errors, message, "
+	    "source, pid FROM runs WHERE job = ?2 ORDER BY id DESC LIMIT ?1",
 	[ST_SCAN_RESET] =
 	    "DELETE FROM scan WHERE job = ?1",
 	[ST_SCAN_ADD] =
@@ -665,6 +665,7 @@ state_column_text(sqlite3_stmt *s, int i)
 }
 
 static void state_read_run(sqlite3_stmt *s, struct run_info *r);
+static int64_t state_column_time(sqlite3_stmt *s, int i);
 
 /* Call fn for the newest runs, newest first. */
 int
@@ -683,6 +684,8 @@ state_history(struct state *st, const char *job, int limit,
 		state_bind_text(s, 2, job);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		state_read_run(s, &r);
+		r.source = state_column_text(s, 11);
+		r.pid = state_column_time(s, 12);
 		fn(arg, &r);
 	}
 	sqlite3_reset(s);
@@ -706,6 +709,8 @@ state_read_run(sqlite3_stmt *s, struct run_info *r)
 	r->counts.bytes = sqlite3_column_int64(s, 8);
 	r->counts.errors = sqlite3_column_int64(s, 9);
 	r->message = state_column_text(s, 10);
+	r->source = NULL;	/* read by state_history only */
+	r->pid = -1;
 }
 
 static int64_t

@@ -121,9 +121,15 @@ class TestHistory(helpers.IntegrationTest):
             self.fail("history --json printed invalid JSON (%s)\n%s" % (exc, helpers.describe(result)))
         self.assertIsInstance(runs, list)
         self.assertEqual(len(runs), 2, "runs in history: %s" % runs)
+        # INTERFACE.md: "the columns of runs as keys", all of them.
+        columns = {c["name"] for c in helpers.query_db(mirror.db, "PRAGMA table_info(runs)")}
+        rows = {r["id"]: r for r in mirror.runs()}
         for run in runs:
             self.assertIsInstance(run, dict)
             self.assertEqual(RUN_KEYS - set(run), set(), "keys missing from %s" % run)
+            self.assertEqual(columns - set(run), set(), "runs columns missing from %s" % run)
+            self.assertEqual((run["source"], run["pid"]),
+                             (rows[run["id"]]["source"], rows[run["id"]]["pid"]))
             self.assertEqual(run["job"], "hist")
             self.assertEqual(run["status"], "ok")
             self.assertRegex(run["started_at"], ISO_UTC)
