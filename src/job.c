@@ -2049,6 +2049,13 @@ job_load(const char *spec, const char *jobs_dir, struct job_errors *errs)
 	if (job->password_env != NULL &&
 	    read_password_env(job, &vmark[K_PASSWORD_ENV], errs) == -1)
 		goto out;
+	/* Found missing only at the TLS handshake, it would look remote. */
+	if (job->ca_file != NULL && access(job->ca_file, R_OK) == -1) {
+		errs_add(errs, "%s:%zu:%zu: ca_file %s: %s", file,
+		    vmark[K_CA_FILE].line + 1, vmark[K_CA_FILE].column + 1,
+		    job->ca_file, strerror(errno));
+		goto out;
+	}
 	rv = job;
 	job = NULL;
 	goto out;

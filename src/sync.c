@@ -186,7 +186,8 @@ sync_open_trees(struct run *r)
 	    sync_trees_nested(r, r->incoming_fd, r->job->incoming,
 	    r->job->target) == -1)
 		goto out;
-	if (r->incoming_fd == -1 || r->dry)
+	/* A dry run checks what exists already. */
+	if (r->incoming_fd == -1 || (rootfd == -1 && r->target_fd == -1))
 		rc = 0;
 	else
 		rc = sync_same_mount(r, rootfd != -1 ? rootfd : r->target_fd,
@@ -592,6 +593,7 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 		if (lock_fd == -1) {
 			log_err("%s: cannot lock %s/%s: %s", job->name,
 			    job->incoming, LOCK_NAME, strerror(errno));
+			rc = SYNC_USAGE;
 			goto out;
 		}
 	}

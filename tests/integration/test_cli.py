@@ -70,6 +70,13 @@ class TestCheck(helpers.IntegrationTest):
             self.assertExit(result, 2, "check of a job whose password_file is %s" % pwfile)
             self.assertReports(result, job, 6, 16)
 
+    def test_missing_ca_file_is_reported_with_position(self):
+        # Found at the TLS handshake instead, it would look like the server's fault.
+        job = self.write("noca.yaml", self.job_text(21, "tls: required\nca_file: /nonexistent/ca.pem"))
+        result = self.mirror().run("check", job)
+        self.assertExit(result, 2, "check of a job whose ca_file is missing")
+        self.assertReports(result, job, 6, 10)
+
     def test_sync_refuses_invalid_job_without_network(self):
         # A listener that would see any connection attempt.
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

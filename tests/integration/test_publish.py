@@ -791,10 +791,11 @@ class TestTreesApart(PublishTest):
         self.target = self.path("out")
         os.makedirs(self.target)
 
-    def refused(self, incoming, words, argv_prefix=()):
+    def refused(self, incoming, words, argv_prefix=(), options=()):
         mirror = helpers.Mirror(self.tmp, "apart", self.server.url, target=self.target,
                                 incoming=incoming, connections=1, retries=0, timeout=10)
-        result = helpers.run_command(list(argv_prefix) + mirror.argv("sync", mirror.job),
+        result = helpers.run_command(list(argv_prefix) + mirror.argv("sync", *options,
+                                                                     mirror.job),
                                      timeout=60, env=mirror.env(), cwd=self.tmp)
         self.assertExit(result, 2, "sync with incoming %s" % incoming)
         self.assertIn(words, result.stderr, "no clear reason\n" + helpers.describe(result))
@@ -804,6 +805,18 @@ class TestTreesApart(PublishTest):
         os.symlink(self.target, self.path("link"))
         self.refused(self.path("link/inc"), "inside")
         self.refused(self.path("link"), "inside")
+        self.refused(self.path("link"), "inside", options=("--dry-run",))
+
+    def test_unusable_lock_is_a_setup_error(self):
+        """A lock that can't be taken (a directory in its place) is exit 2,
+        as every other setup error, not 1, which means failed files."""
+        incoming = self.path("inc")
+        os.makedirs(os.path.join(incoming, ".lock"))
+        mirror = helpers.Mirror(self.tmp, "locked", self.server.url, target=self.target,
+                                incoming=incoming, connections=1, retries=0, timeout=10)
+        result = mirror.sync()
+        self.assertExit(result, 2, "sync with a directory for a lock")
+        self.assertIn("cannot lock", result.stderr, helpers.describe(result))
 
     def test_target_and_incoming_on_two_mounts(self):
         if shutil.which("unshare") is None or os.geteuid() != 0:
@@ -812,9 +825,10 @@ class TestTreesApart(PublishTest):
         os.makedirs(incoming)
         # The bind mount lives only in the namespace the sync runs in.
         script = 'mount --bind "$1" "$1" || exit 97; shift; exec "$@"'
-        self.refused(incoming, "different mounts",
-                     ["unshare", "--mount", "--propagation", "private",
-                      "sh", "-c", script, "sh", self.target])
+        for dry in ((), ("--dry-run",)):
+            self.refused(incoming, "different mounts",
+                         ["unshare", "--mount", "--propagation", "private",
+                          "sh", "-c", script, "sh", self.target], dry)
 
 
 class TestTrace(PublishTest):
