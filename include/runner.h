@@ -35,7 +35,8 @@ int64_t runner_next_due(const struct job *job, const struct job_summary *js,
 
 /*
  * Call fn for every valid job of the jobs directory (bad files are
- * reported).  Returns 0, or -1 when the directory can't be read.
+ * reported).  Returns 0, 1 when a file was bad, or -1 when the directory
+ * can't be read.
  */
 int runner_foreach_job(const char *dir,
     void (*fn)(void *arg, const struct job *job), void *arg);

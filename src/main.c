@@ -637,7 +637,7 @@ cmd_status(struct globals *g, int argc, char **argv)
 	struct job *job = NULL;
 	const char *db, *spec = NULL;
 	size_t i;
-	bool no_jobs_dir = false, unreadable = false;
+	bool no_jobs_dir = false, failed = false;
 	int c, rc = SYNC_USAGE;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -685,20 +685,20 @@ cmd_status(struct globals *g, int argc, char **argv)
 	if (job != NULL)
 		status_job(&ctx, job);
 	else if (spec == NULL && !no_jobs_dir &&
-	    runner_foreach_job(g->jobs_dir, status_job, &ctx) == -1)
-		unreadable = true;
+	    runner_foreach_job(g->jobs_dir, status_job, &ctx) != 0)
+		failed = true;	/* reported: the directory or a job file */
 	if (job == NULL) {
 		memset(&rest, 0, sizeof(rest));
 		rest.ctx = &ctx;
 		if (state_summaries(ctx.st, NULL, status_history_only, &rest) ==
 		    -1)
-			unreadable = true;
+			failed = true;
 	}
 	if (ctx.json)
 		fputs(ctx.n ? "\n]\n" : "]\n", stdout);
-	else if (ctx.n == 0 && !unreadable)
+	else if (ctx.n == 0 && !failed)
 		log_info("no jobs in %s and no runs in %s", g->jobs_dir, db);
-	rc = unreadable ? EXIT_SETUP : 0;
+	rc = failed ? EXIT_SETUP : 0;
 out:
 	job_free(job);
 	for (i = 0; i < ctx.nseen; i++)

@@ -200,7 +200,7 @@ runner_foreach_job(const char *dir,
 	for (i = 0; i < t.n; i++)
 		fn(arg, t.v[i].job);
 	runner_free(&t);
-	return 0;
+	return t.worst != 0;
 }
 
 /* Sleep up to seconds, waking early when *stop is set. */

@@ -369,6 +369,14 @@ class TestStatusOfAJob(helpers.IntegrationTest):
             self.assertIn("broken.yaml:4:14: connections", result.stderr, helpers.describe(result))
             self.assertNotIn("no jobs in", result.stderr + result.stdout)
 
+    def test_all_jobs_with_a_bad_file(self):
+        """Plain `status` shows the good jobs and reports the bad file with
+        exit 2, as `due` does."""
+        result = self.ran.run("--jobs-dir", self.jobs_dir, "status")
+        self.assertExit(result, 2, "status with a bad job file in the jobs directory")
+        self.assertIn("broken.yaml:4:14: connections", result.stderr, helpers.describe(result))
+        self.assertIn("fresh", result.stdout, helpers.describe(result))
+
     def test_unknown_job(self):
         for command in ("status", "history"):
             result = self.ran.run(command, "nosuchjob")
