@@ -144,7 +144,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "ORDER BY e.id DESC LIMIT ?3",
 	[ST_PRUNE] =
 	    "DELETE FROM events WHERE run_id IN (SELECT id FROM runs "
-	    "WHERE job = ?1 AND status != 'running' AND started_at < "
+	    "WHERE job = ?1 AND status != 'running' AND "
+	    "coalesce(finished_at, started_at) < "
 	    "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || ?2 || ' days'))",
 	[ST_FILES_GET] =
 	    "SELECT size, CAST(strftime('%s', mtime) AS INTEGER), mtime_prec, "

@@ -497,6 +497,12 @@ class TestViews(SchedulerBase):
         helpers.set_file(root, "q.txt", content(15, 60), MTIME)
         self.assertExit(self.ftpmirror("sync", "kept"), 0, "second sync")
         new = self.runs("kept")[-1]
+        # A run counts from its end: one that began before history_days (a
+        # first copy may take days) but ended within it keeps its events.
+        self.execute("UPDATE runs SET started_at = '2020-01-01T00:00:00Z' WHERE id = ?",
+                     (new["id"],))
+        helpers.set_file(root, "r.txt", content(16, 70), MTIME)
+        self.assertExit(self.ftpmirror("sync", "kept"), 0, "third sync")
 
         self.assertEqual(self.query("SELECT * FROM events WHERE run_id = ?", (old["id"],)), [],
                          "events of a run older than history_days were kept")
