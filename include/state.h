@@ -107,6 +107,12 @@ struct job_summary {
 	int64_t		 failures;	/* runs not ok since the last ok one */
 	int64_t		 started;	/* newest run's start, seconds */
 	int64_t		 finished;	/* its end, seconds, or -1 */
+	struct {			/* the newest run that is over */
+		const char	*status;	/* NULL: none is */
+		struct run_counts counts;
+		int64_t		 started;
+		int64_t		 finished;	/* or -1 */
+	}		 done;
 };
 
 /* One event of a path, for `show`. */
@@ -169,7 +175,7 @@ int state_summaries(struct state *st, const char *job,
 int state_show(struct state *st, const char *job, const char *path,
     int limit, void (*fn)(void *arg, const struct event_info *ev), void *arg);
 
-/* Delete the events of job's runs that started more than days ago. */
+/* Delete the events of job's runs that ended more than days ago. */
 int state_prune_events(struct state *st, const char *job, int days);
 
 /* scan */

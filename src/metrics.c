@@ -1,6 +1,9 @@
 /*
  * metrics.c: the Prometheus textfile.  Rewritten whole after each run from
- * the runs table, so it always describes every job, whichever ran last.
+ * the runs table, so it always describes every job (or its one job),
+ * whichever ran last.  While a job runs, its values are those of its
+ * newest run that is over: an alert on success or age must not go blind
+ * for the length of a run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +40,7 @@ static const struct {
 	const char	*help;
 } metrics[] = {
 	{ "ftpmirror_last_run_start_timestamp_seconds",
-	  "When the newest run of the job started." },
+	  "When the newest run of the job started (it may still run)." },
 	{ "ftpmirror_last_run_end_timestamp_seconds",
 	  "When the newest finished run of the job ended." },
 	{ "ftpmirror_last_run_duration_seconds",
@@ -47,11 +50,11 @@ static const struct {
 	{ "ftpmirror_last_run_success",
 	  "1 when the newest finished run succeeded, else 0." },
 	{ "ftpmirror_last_run_files",
-	  "Files added, changed and deleted by the newest run." },
+	  "Files added, changed and deleted by the newest finished run." },
 	{ "ftpmirror_last_run_bytes",
-	  "Bytes downloaded by the newest run." },
+	  "Bytes downloaded by the newest finished run." },
 	{ "ftpmirror_last_run_errors",
-	  "Errors recorded by the newest run." },
+	  "Errors recorded by the newest finished run." },
 	{ "ftpmirror_failures_in_a_row",
 	  "Runs that did not succeed since the last one that did." },
 };
@@ -70,54 +73,59 @@ metrics_job(void *arg, const struct job_summary *js)
 {
 	struct metrics_ctx *m = arg;
 	const char *job = js->last.job;
-	bool done = js->finished >= 0;
+	const struct run_counts *c = &js->done.counts;
 
-	switch (m->pass) {
-	case 0:
+	if (m->pass == 0) {
 		metrics_value(m->out, 0, job, "", (long long)js->started);
-		break;
-	case 1:
-		if (done)
-			metrics_value(m->out, 1, job, "", (long long)js->finished);
-		break;
-	case 2:
-		if (done)
-			metrics_value(m->out, 2, job, "",
-			    (long long)(js->finished - js->started));
-		break;
-	case 3:
+		return;
+	}
+	if (m->pass == 3) {
 		if (js->last_ok >= 0)
 			metrics_value(m->out, 3, job, "", (long long)js->last_ok);
+		return;
+	}
+	if (m->pass == 8) {
+		metrics_value(m->out, 8, job, "", (long long)js->failures);
+		return;
+	}
+	/* The rest describe the newest run that is over: none yet, none. */
+	if (js->done.status == NULL)
+		return;
+	switch (m->pass) {
+	case 1:
+		if (js->done.finished >= 0)
+			metrics_value(m->out, 1, job, "",
+			    (long long)js->done.finished);
+		break;
+	case 2:
+		if (js->done.finished >= 0)
+			metrics_value(m->out, 2, job, "",
+			    (long long)(js->done.finished - js->done.started));
 		break;
 	case 4:
-		if (done)
-			metrics_value(m->out, 4, job, "",
-			    strcmp(js->last.status, "ok") == 0);
+		metrics_value(m->out, 4, job, "",
+		    strcmp(js->done.status, "ok") == 0);
 		break;
 	case 5:
 		metrics_value(m->out, 5, job, ",action=\"added\"",
-		    (long long)js->last.counts.added);
+		    (long long)c->added);
 		metrics_value(m->out, 5, job, ",action=\"changed\"",
-		    (long long)js->last.counts.changed);
+		    (long long)c->changed);
 		metrics_value(m->out, 5, job, ",action=\"deleted\"",
-		    (long long)js->last.counts.deleted);
+		    (long long)c->deleted);
 		break;
 	case 6:
-		metrics_value(m->out, 6, job, "", (long long)js->last.counts.bytes);
-		break;
-	case 7:
-		metrics_value(m->out, 7, job, "",
-		    (long long)js->last.counts.errors);
+		metrics_value(m->out, 6, job, "", (long long)c->bytes);
 		break;
 	default:
-		metrics_value(m->out, 8, job, "", (long long)js->failures);
+		metrics_value(m->out, 7, job, "", (long long)c->errors);
 		break;
 	}
 }
 
-/* Write every job's metrics to path, atomically. */
+/* Write the metrics of job (or every job) to path, atomically. */
 int
-metrics_write(struct state *st, const char *path)
+metrics_write(struct state *st, const char *path, const char *job)
 {
 	struct metrics_ctx m;
 	char *tmp = NULL;
@@ -140,7 +148,7 @@ metrics_write(struct state *st, const char *path)
 		fprintf(m.out, "# HELP %s %s\n# TYPE %s gauge\n",
 		    metrics[i].name, metrics[i].help, metrics[i].name);
 		m.pass = (int)i;
-		if (state_summaries(st, NULL, metrics_job, &m) == -1)
+		if (state_summaries(st, job, metrics_job, &m) == -1)
 			goto out;
 	}
 	if (fflush(m.out) == EOF || fsync(fileno(m.out)) == -1) {

@@ -81,8 +81,14 @@ enum stmt_id {
 	"CAST(strftime('%s', r.started_at) AS INTEGER), "		\
 	"CAST(strftime('%s', r.finished_at) AS INTEGER), "		\
 	"CAST(strftime('%s', (SELECT max(finished_at) FROM runs o "	\
-	"WHERE o.job = r.job AND o.status = 'ok')) AS INTEGER) "	\
-	"FROM runs r WHERE r.id IN (SELECT max(id) FROM runs WHERE "	\
+	"WHERE o.job = r.job AND o.status = 'ok')) AS INTEGER), "	\
+	"d.status, d.files_added, d.files_changed, d.files_deleted, "	\
+	"d.bytes_downloaded, d.errors, "					\
+	"CAST(strftime('%s', d.started_at) AS INTEGER), "		\
+	"CAST(strftime('%s', d.finished_at) AS INTEGER) "		\
+	"FROM runs r LEFT JOIN runs d ON d.id = (SELECT max(id) FROM "	\
+	"runs e WHERE e.job = r.job AND e.status != 'running') "	\
+	"WHERE r.id IN (SELECT max(id) FROM runs WHERE "		\
 	where " GROUP BY job) ORDER BY r.job"
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -743,6 +749,14 @@ state_summaries(struct state *st, const char *job,
 		js.started = state_column_time(s, 13);
 		js.finished = state_column_time(s, 14);
 		js.last_ok = state_column_time(s, 15);
+		js.done.status = state_column_text(s, 16);
+		js.done.counts.added = sqlite3_column_int64(s, 17);
+		js.done.counts.changed = sqlite3_column_int64(s, 18);
+		js.done.counts.deleted = sqlite3_column_int64(s, 19);
+		js.done.counts.bytes = sqlite3_column_int64(s, 20);
+		js.done.counts.errors = sqlite3_column_int64(s, 21);
+		js.done.started = state_column_time(s, 22);
+		js.done.finished = state_column_time(s, 23);
 		fn(arg, &js);
 	}
 	sqlite3_reset(s);

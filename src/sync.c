@@ -496,8 +496,9 @@ sync_after_run(const struct job *job, struct state *st,
 	if (state_prune_events(st, job->name, job->history_days) == -1 ||
 	    state_commit(st) == -1)
 		log_warn("%s: could not prune old events", job->name);
+	/* A job's own file holds that job only; --metrics-file, every job. */
 	if (metrics != NULL)
-		metrics_write(st, metrics);
+		metrics_write(st, metrics, o->metrics_file ? NULL : job->name);
 }
 
 /* The transfer engine for job. */

@@ -456,6 +456,19 @@ class TestMetrics(SchedulerBase):
 
         self.assertExit(self.ftpmirror("sync", "three"), 0, "sync of a job with metrics_file")
         self.check_metrics(self.path("metrics", "job.prom"), "three", 2, 1500)
+        # A job's own file describes that job alone: node_exporter's textfile
+        # collector refuses a series found in two files.
+        with open(self.path("metrics", "job.prom")) as f:
+            jobs = {labels.get("job") for _, labels, _ in parse_metrics(f.read())}
+        self.assertEqual(jobs, {"three"}, "jobs in a job's own metrics file")
+
+        # While a job runs, its values are those of its last finished run:
+        # an alert on success or age must not go blind for a run's length.
+        self.execute("INSERT INTO runs (job, started_at, status) "
+                     "VALUES ('one', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'running')")
+        during = self.path("metrics", "during.prom")
+        self.assertExit(self.ftpmirror("sync", "--metrics-file", during, "two"), 0, "sync two")
+        self.check_metrics(during, "one", 2, 1500)
 
 
 class TestViews(SchedulerBase):
