@@ -394,6 +394,19 @@ history_row(void *arg, const struct run_info *r)
 	h->n++;
 }
 
+/*
+ * The database for a command that only reads (history, status, show): as
+ * a dry run opens it, in a transaction that never writes, so it takes no
+ * write lock and waits for no writer (WAL), even one that holds the lock
+ * for long.  One that does not exist yet is made as any command makes it
+ * (and a path into a missing directory is an error, not an empty history).
+ */
+static struct state *
+state_open_reader(const char *db)
+{
+	return state_open(db, access(db, F_OK) == 0);
+}
+
 static int
 cmd_history(struct globals *g, int argc, char **argv)
 {
@@ -443,7 +456,7 @@ cmd_history(struct globals *g, int argc, char **argv)
 		}
 		job = loaded->name;
 	}
-	if ((db = db_path(g, true)) == NULL || (st = state_open(db, false)) ==
+	if ((db = db_path(g, true)) == NULL || (st = state_open_reader(db)) ==
 	    NULL) {
 		job_free(loaded);
 		return EXIT_SETUP;
@@ -661,7 +674,7 @@ cmd_status(struct globals *g, int argc, char **argv)
 	    jobs_dir_check(g, &no_jobs_dir) == -1)
 		return EXIT_SETUP;
 	if ((db = db_path(g, true)) == NULL ||
-	    (ctx.st = state_open(db, false)) == NULL)
+	    (ctx.st = state_open_reader(db)) == NULL)
 		return EXIT_SETUP;
 	/*
 	 * One job: by its file (which must be valid: its schedule says when
@@ -774,7 +787,7 @@ cmd_show(struct globals *g, int argc, char **argv)
 	path = argv[optind + 1];
 	while (*path == '/')
 		path++;
-	if ((db = db_path(g, true)) == NULL || (st = state_open(db, false)) ==
+	if ((db = db_path(g, true)) == NULL || (st = state_open_reader(db)) ==
 	    NULL) {
 		job_free(job);
 		return EXIT_SETUP;

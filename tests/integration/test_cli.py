@@ -5,6 +5,8 @@ import json
 import os
 import re
 import socket
+import sqlite3
+import time
 
 import helpers
 import servers
@@ -148,6 +150,28 @@ class TestHistory(helpers.IntegrationTest):
         limited = mirror.run("history", "hist", "--limit", "1", "--json")
         self.assertExit(limited, 0, "history hist --limit 1 --json")
         self.assertEqual([r["id"] for r in json.loads(limited.stdout)], [runs[0]["id"]])
+
+
+class TestReadersDoNotWait(helpers.IntegrationTest):
+    """history, status and show only read: an operator's write transaction
+    (or a sync's) holding the database lock must not make them wait for
+    it (they did, 10 s, then failed)."""
+
+    def test_reading_beside_a_held_write_lock(self):
+        port = helpers.ports.port()   # nothing listens: one failed run to read
+        mirror = helpers.Mirror(self.tmp, "held", "ftp://127.0.0.1:%d/" % port, retries=1)
+        os.makedirs(self.path("jobs.d"))   # the jobs directory its environment names
+        self.assertExit(mirror.sync(), 4, "sync of an unreachable source")
+        con = sqlite3.connect(mirror.db, timeout=5, isolation_level=None)
+        self.addCleanup(con.close)
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("UPDATE runs SET message = message")
+        for args in (["history"], ["status", "held"], ["show", "held", "x"]):
+            started = time.monotonic()
+            result = mirror.run(*args, timeout=30)
+            self.assertExit(result, 0, " ".join(args) + " beside a held write lock")
+            self.assertLess(time.monotonic() - started, 5, " ".join(args) + " waited")
+        con.execute("ROLLBACK")
 
 
 class TestHistoryOfAJob(helpers.IntegrationTest):
