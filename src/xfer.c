@@ -79,6 +79,12 @@ struct xfer {
 	struct xfer_slot *slots;
 	int		 nslots;
 	int		 busy;
+	int		 capacity;	/* connections the server lets us have */
+	int64_t		 admitted;	/* requests that got a logged-in
+					   connection */
+	struct xfer_req	*parked;	/* turned away at login: started again
+					   on a connection another one frees */
+	int		 nparked, capparked;
 	char		*user;
 	char		*password;
 	char		*ca_file;
@@ -273,6 +279,7 @@ xfer_prereq(void *clientp, char *remote_ip, char *local_ip, int remote_port,
 
 	(void)remote_ip;
 	(void)local_ip;
+	slot->x->admitted++;
 	slot->requesting = true;
 	slot->ctrl_port = remote_port;
 	slot->ctrl_local = local_port;
@@ -594,6 +601,7 @@ xfer_new(const struct xfer_opts *o)
 		goto oom;
 	x->opts = *o;
 	x->nslots = o->connections > 0 ? o->connections : 1;
+	x->capacity = x->nslots;
 	if ((x->user = strdup(o->user)) == NULL ||
 	    (x->password = strdup(o->password)) == NULL ||
 	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL) ||
@@ -666,6 +674,7 @@ xfer_free(struct xfer *x)
 	free(x->watch);
 	free(x->pfds);
 	free(x->ended);
+	free(x->parked);
 	free(x->ctrl);
 	if (x->password)
 		memset(x->password, 0, strlen(x->password));
@@ -705,14 +714,16 @@ xfer_hang_up(struct xfer *x)
 int
 xfer_idle(const struct xfer *x)
 {
-	return x->nslots - x->busy;
+	int n = x->capacity - x->busy - x->nparked;
+
+	return n > 0 ? n : 0;
 }
 
-/* Number of requests in flight. */
+/* Number of requests in flight, those waiting to start again too. */
 int
 xfer_busy(const struct xfer *x)
 {
-	return x->busy;
+	return x->busy + x->nparked;
 }
 
 /* Start req on a free slot. */
@@ -817,25 +828,6 @@ xfer_transient(CURLcode code, long reply)
 	}
 }
 
-/* Did we fail to get a usable session at all? */
-static bool
-xfer_refused(CURLcode code)
-{
-	switch (code) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_LOGIN_DENIED:
-	case CURLE_FTP_WEIRD_SERVER_REPLY:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_USE_SSL_FAILED:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* Run on_done of the requests that ended, oldest first. */
 static void
 xfer_deliver(struct xfer *x)
@@ -868,6 +860,70 @@ xfer_cut_short(const struct xfer_slot *slot, CURLcode code, long reply)
 	    code != CURLE_WRITE_ERROR && reply < 500;
 }
 
+/* Take slot out of the multi handle: free for the next request. */
+static void
+xfer_release(struct xfer *x, struct xfer_slot *slot)
+{
+	curl_multi_remove_handle(x->multi, slot->easy);
+	/* The handle lives on: it must not keep a pointer to freed memory. */
+	curl_easy_setopt(slot->easy, CURLOPT_PREQUOTE, NULL);
+	curl_slist_free_all(slot->quote);
+	slot->quote = NULL;
+	slot->busy = false;
+	slot->paused = false;
+	x->busy--;
+}
+
+/*
+ * Was slot's request turned away at the door (421 "too many connections",
+ * or 530 from proftpd's MaxClientsPerHost) while another request got in,
+ * or still may?  Then the server limits connections below the job's: go
+ * on with one fewer, and start the request again on a connection another
+ * request frees, without a try spent.  With one connection left, or none
+ * other, it is a failure as any other.
+ */
+static bool
+xfer_turned_away(struct xfer *x, struct xfer_slot *slot, CURLcode code,
+    long reply)
+{
+	struct xfer_req *parked;
+
+	if (code == CURLE_OK || slot->requesting || x->logging_out ||
+	    (x->admitted == 0 && x->busy <= 1) || x->capacity <= 1 ||
+	    (reply != 421 && reply != 530))
+		return false;
+	if ((parked = xfer_grow(x, x->parked, &x->capparked, x->nparked + 1,
+	    sizeof(*parked))) == NULL)
+		return false;
+	x->parked = parked;
+	x->parked[x->nparked++] = slot->req;
+	x->capacity--;
+	log_warn("the server turned one more connection away (reply %ld): "
+	    "going on with %d", reply, x->capacity);
+	xfer_release(x, slot);
+	return true;
+}
+
+/* Start the requests turned away again, as connections come free. */
+static void
+xfer_unpark(struct xfer *x)
+{
+	struct xfer_req req;
+
+	while (x->nparked > 0 && x->busy < x->capacity) {
+		req = x->parked[0];
+		memmove(&x->parked[0], &x->parked[1],
+		    (size_t)--x->nparked * sizeof(x->parked[0]));
+		if (xfer_start(x, &req) == -1) {
+			/* Out of memory, logged: it waits, or xfer_abort. */
+			memmove(&x->parked[1], &x->parked[0],
+			    (size_t)x->nparked++ * sizeof(x->parked[0]));
+			x->parked[0] = req;
+			break;
+		}
+	}
+}
+
 /*
  * Take slot out of the multi handle and queue how its request ended for
  * xfer_report: the slot is free for the next request at once.
@@ -881,11 +937,13 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	curl_socket_t fd;
 	long reply = 0;
 
+	curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &reply);
+	if (xfer_turned_away(x, slot, code, reply))
+		return;
 	if (x->nended == x->capended)
 		xfer_deliver(x);	/* not with the callers' order */
 	e = &x->ended[x->nended++];
 	e->req = slot->req;
-	curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &reply);
 	curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T, &bytes);
 	if (e->req.want_filetime)
 		curl_easy_getinfo(slot->easy, CURLINFO_FILETIME_T, &filetime);
@@ -900,14 +958,7 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	if (x->logging_out && code == CURLE_OK &&
 	    (fd = xfer_ctrl_fd(x, slot->ctrl_local)) != CURL_SOCKET_BAD)
 		(void)shutdown(fd, SHUT_WR);
-	curl_multi_remove_handle(x->multi, slot->easy);
-	/* The handle lives on: it must not keep a pointer to freed memory. */
-	curl_easy_setopt(slot->easy, CURLOPT_PREQUOTE, NULL);
-	curl_slist_free_all(slot->quote);
-	slot->quote = NULL;
-	slot->busy = false;
-	slot->paused = false;
-	x->busy--;
+	xfer_release(x, slot);
 
 	memset(&e->r, 0, sizeof(e->r));
 	e->r.code = (int)code;
@@ -923,7 +974,8 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 		snprintf(e->error, sizeof(e->error), "%s", why);
 	e->r.transient = code != CURLE_OK && !slot->data_failed &&
 	    xfer_transient(code, reply);
-	e->r.refused_connect = xfer_refused(code);
+	/* Before the connection was usable: connect, TLS or login. */
+	e->r.refused_connect = code != CURLE_OK && !slot->requesting;
 	e->r.quote_rejected = code == CURLE_QUOTE_ERROR;
 	e->r.file_refused = (code == CURLE_REMOTE_FILE_NOT_FOUND ||
 	    code == CURLE_FTP_COULDNT_RETR_FILE) && reply >= 500 && reply < 600;
@@ -1094,6 +1146,7 @@ xfer_act(struct xfer *x, curl_socket_t fd, int ev)
 			xfer_note_reply(x, slot, done_at);
 		xfer_finish(x, slot, msg->data.result);
 	}
+	xfer_unpark(x);
 	xfer_unstall(x);
 	return 0;
 }
@@ -1241,6 +1294,7 @@ xfer_pump(struct xfer *x, int timeout_ms)
 void
 xfer_abort(struct xfer *x)
 {
+	struct xfer_ended e;
 	int i;
 
 	for (i = 0; x->slots && i < x->nslots; i++)
@@ -1248,6 +1302,15 @@ xfer_abort(struct xfer *x)
 			xfer_finish(x, &x->slots[i],
 			    CURLE_ABORTED_BY_CALLBACK);
 	xfer_deliver(x);
+	/* Those waiting for a connection end too, unstarted. */
+	while (x->nparked > 0) {
+		memset(&e, 0, sizeof(e));
+		e.req = x->parked[--x->nparked];
+		e.r.code = CURLE_ABORTED_BY_CALLBACK;
+		e.r.error = "stopped before it could start again";
+		e.r.refused_connect = true;
+		e.req.on_done(e.req.arg, &e.r);
+	}
 }
 
 static void

@@ -698,11 +698,11 @@ def make_server(kind, root, workdir, throttle=0, **kwargs):
     return SERVERS[kind](root, workdir, throttle, **kwargs)
 
 
-def start_for(test, kind, root, throttle=0):
+def start_for(test, kind, root, throttle=0, **kwargs):
     """Start a `kind` server on root for a TestCase, stopped in its cleanup
     (and by stop_all() if the run is interrupted).  Skips the test if that
-    server cannot run here."""
-    server = make_server(kind, root, test.tmp, throttle)
+    server cannot run here.  kwargs as for make_server."""
+    server = make_server(kind, root, test.tmp, throttle, **kwargs)
     test.addCleanup(server.stop)
     server.start()
     return server

@@ -1013,3 +1013,24 @@ class TestDatabase(FaultTest):
 
         result = run_with(self.mirror, ["sync", self.mirror.job], preexec_fn=as_nobody)
         self.check_refused(result, "sync with a database it cannot write")
+
+
+class TestConnectionLimit(helpers.IntegrationTest):
+    """Public mirrors limit connections per address, often below a job's
+    `connections`: pure-ftpd -C 2 answers the third login with 421 "too
+    many connections".  The mirror must go on with the two it got (exit
+    0, an exact copy, a warning), not fail every run with exit 4 as it
+    did when the refused one was the first request."""
+
+    def test_fewer_connections_than_asked(self):
+        remote = self.path("remote")
+        helpers.write_tree(remote, {"d%d/f%02d" % (i % 4, i): (content("f%d" % i, 3000 + i),
+                                                                BASE + i) for i in range(40)})
+        server = servers.start_for(self, "pure-ftpd", remote, options=["-C", "2"])
+        mirror = helpers.Mirror(self.tmp, "limited", server.url, connections=4, retries=0,
+                                timeout=20)
+        for n in (1, 2):
+            result = mirror.sync()
+            self.assertExit(result, 0, "sync %d against a server that allows 2 connections" % n)
+            self.assertIn("going on with 2", result.stderr, helpers.describe(result))
+            self.assertSameTree(remote, mirror.target, " after sync %d" % n)
