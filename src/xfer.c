@@ -45,6 +45,7 @@ struct xfer_slot {
 	int		 ctrl_port;	/* remote port of the control connection */
 	int		 ctrl_local;	/* and its local port */
 	curl_socket_t	 data_fd;	/* the request's data socket */
+	bool		 data_opened;	/* it had one */
 	int64_t		 received;	/* body bytes handed to on_data */
 	int64_t		 last_byte_at;	/* when they were all in (us), or 0 */
 	bool		 paused;	/* since last_byte_at, until the reply */
@@ -150,9 +151,10 @@ struct xfer {
 /*
  * libcurl drops a connection idle for more than 118 s (CURLOPT_MAXAGE_CONN)
  * and logs in anew, and drops it without a QUIT.  One idle that long while
- * another downloads a big file is still good: a server that closed it makes
- * it readable, which libcurl checks before reuse, and the keepalive probes
- * keep it through NATs.
+ * another downloads a big file is still good, and the keepalive probes keep
+ * it through NATs; one the server closed meanwhile is dropped by libcurl's
+ * once-a-second sweep, or else by the request that meets it, which then
+ * starts again (xfer_found_dead).
  */
 #define XFER_MAX_IDLE_SECS	(24L * 3600)
 
@@ -240,6 +242,7 @@ xfer_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 		return CURL_SOCKET_BAD;
 	if (slot->requesting && xfer_addr_port(&a->addr) != slot->ctrl_port) {
 		slot->data_fd = fd;
+		slot->data_opened = true;
 		return fd;
 	}
 	xfer_keep_alive(fd);
@@ -748,6 +751,7 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 	slot->data_failed = 0;
 	slot->requesting = false;
 	slot->data_fd = CURL_SOCKET_BAD;
+	slot->data_opened = false;
 	slot->received = 0;
 	slot->last_byte_at = 0;
 	slot->paused = false;
@@ -878,28 +882,63 @@ xfer_release(struct xfer *x, struct xfer_slot *slot)
  * Was slot's request turned away at the door (421 "too many connections",
  * or 530 from proftpd's MaxClientsPerHost) while another request got in,
  * or still may?  Then the server limits connections below the job's: go
- * on with one fewer, and start the request again on a connection another
- * request frees, without a try spent.  With one connection left, or none
- * other, it is a failure as any other.
+ * on with one fewer.  With one connection left, or none other, it is a
+ * failure as any other.
  */
 static bool
-xfer_turned_away(struct xfer *x, struct xfer_slot *slot, CURLcode code,
-    long reply)
+xfer_turned_away(const struct xfer *x, const struct xfer_slot *slot,
+    CURLcode code, long reply)
+{
+	return code != CURLE_OK && !slot->requesting && !x->logging_out &&
+	    (x->admitted > 0 || x->busy > 1) && x->capacity > 1 &&
+	    (reply == 421 || reply == 530);
+}
+
+/*
+ * Did slot's request meet a connection the server had closed while it
+ * idled (vsftpd's idle_session_timeout, proftpd's TimeoutIdle: a 421, or
+ * the connection gone), before anything of the request was done?  libcurl
+ * 7.88 reuses such a connection unless its once-a-second sweep found it
+ * first.  Not the request's fault: a connection that was not reused is.
+ */
+static bool
+xfer_found_dead(const struct xfer *x, const struct xfer_slot *slot,
+    CURLcode code, long reply)
+{
+	long connects = 1;
+
+	curl_easy_getinfo(slot->easy, CURLINFO_NUM_CONNECTS, &connects);
+	return code != CURLE_OK && slot->requesting && connects == 0 &&
+	    !x->logging_out && !slot->data_opened && slot->received == 0 &&
+	    (reply == 421 || code == CURLE_SEND_ERROR ||
+	    code == CURLE_RECV_ERROR);
+}
+
+/*
+ * A request that ended through no fault of its own (above) starts again,
+ * parked until a connection is free, without a try spent: false when it
+ * must be reported as it ended.
+ */
+static bool
+xfer_park(struct xfer *x, struct xfer_slot *slot, CURLcode code, long reply)
 {
 	struct xfer_req *parked;
+	bool away = xfer_turned_away(x, slot, code, reply);
 
-	if (code == CURLE_OK || slot->requesting || x->logging_out ||
-	    (x->admitted == 0 && x->busy <= 1) || x->capacity <= 1 ||
-	    (reply != 421 && reply != 530))
+	if (!away && !xfer_found_dead(x, slot, code, reply))
 		return false;
 	if ((parked = xfer_grow(x, x->parked, &x->capparked, x->nparked + 1,
 	    sizeof(*parked))) == NULL)
 		return false;
 	x->parked = parked;
 	x->parked[x->nparked++] = slot->req;
-	x->capacity--;
-	log_warn("the server turned one more connection away (reply %ld): "
-	    "going on with %d", reply, x->capacity);
+	if (away) {
+		x->capacity--;
+		log_warn("the server turned one more connection away (reply "
+		    "%ld): going on with %d", reply, x->capacity);
+	} else
+		log_debug("a connection the server closed while it idled "
+		    "(reply %ld): starting the request again", reply);
 	xfer_release(x, slot);
 	return true;
 }
@@ -938,7 +977,7 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	long reply = 0;
 
 	curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &reply);
-	if (xfer_turned_away(x, slot, code, reply))
+	if (xfer_park(x, slot, code, reply))
 		return;
 	if (x->nended == x->capended)
 		xfer_deliver(x);	/* not with the callers' order */

@@ -1034,3 +1034,30 @@ class TestConnectionLimit(helpers.IntegrationTest):
             self.assertExit(result, 0, "sync %d against a server that allows 2 connections" % n)
             self.assertIn("going on with 2", result.stderr, helpers.describe(result))
             self.assertSameTree(remote, mirror.target, " after sync %d" % n)
+
+
+class TestIdleTimeout(helpers.IntegrationTest):
+    """A server closes a control connection idle longer than its timeout
+    (proftpd TimeoutIdle 3 here: "421 Idle timeout"), which happens to
+    every other connection while one downloads a big file.  The next
+    request on such a connection (the digest check after that download)
+    must start again on a live one, not fail: with retries: 0 it failed
+    the run in two of three rounds (libcurl picked the dead connection)."""
+
+    def test_request_after_an_idle_timeout(self):
+        remote = self.path("remote")
+        files = {"f%02d" % i: (content("f%d" % i, 2000 + i), BASE + i) for i in range(20)}
+        files["big/huge.bin"] = (content("huge", 1_000_000), BASE + 99)
+        helpers.write_tree(remote, files)
+        server = servers.start_for(self, "proftpd", remote, throttle=250_000, idle_timeout=3)
+        # Which connection libcurl picks next is its choice, so three rounds
+        # (before, two in three of them failed).
+        mirror = helpers.Mirror(self.tmp, "idle", server.url, connections=2, retries=0,
+                                timeout=10)
+        for n in range(3):
+            helpers.set_file(remote, "big/huge.bin", content("huge%d" % n, 1_000_000 + n),
+                             BASE + 100 + n)
+            result = mirror.sync(timeout=120)
+            self.assertExit(result, 0, "sync %d with a download longer than the server's "
+                            "idle timeout" % (n + 1))
+            self.assertSameTree(remote, mirror.target)
