@@ -23,8 +23,8 @@ struct schedule {
 	uint32_t	 mdays;		/* bit n: day of month n (1-31) */
 	uint16_t	 months;	/* bit n: month n (1-12) */
 	uint8_t		 wdays;		/* bit n: weekday n (0 = Sunday) */
-	bool		 mday_any;	/* day-of-month field was "*" */
-	bool		 wday_any;	/* day-of-week field was "*" */
+	bool		 mday_any;	/* day-of-month field starts with '*' */
+	bool		 wday_any;	/* day-of-week field starts with '*' */
 };
 
 /*
@@ -41,9 +41,10 @@ int schedule_parse(const char *text, struct schedule *s, const char **why);
  * after last (the start of the last run, or -1 for never run) and not
  * before now.  For SCHEDULE_EVERY: last + every, or now when never run or
  * overdue.  For SCHEDULE_CRON: the first matching minute after last (or
- * after now - 60 when never run), evaluated in UTC; cron's rule applies when
- * both day fields are restricted (either may match).  Returns -1 for
- * SCHEDULE_NONE.
+ * after now - 60 when never run), evaluated in UTC.  The day fields
+ * follow Vixie cron: when both are restricted a day matching either is due,
+ * and when either starts with '*' ("*", "*" "/2") a day must match both.
+ * Returns -1 for SCHEDULE_NONE.
  */
 int64_t schedule_next(const struct schedule *s, int64_t last, int64_t now);
 

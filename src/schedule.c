@@ -19,11 +19,13 @@
 
 /*
  * How many days schedule_next looks ahead.  The sparsest cron expression
- * that can match at all is a leap day, and leap days can be eight years
- * apart (2096 to 2104, as 2100 is not a leap year); nine years of days
- * covers that with room to spare.
+ * that can match at all is a leap day that must also be one weekday
+ * ("0 0 29 2 *" "/7": a day field starting with '*' makes both day fields
+ * count), and those can be forty years apart (2088 to 2128, as 2100 is not
+ * a leap year); 41 years of days covers that.  The search skips the months
+ * the expression excludes, so even that costs about a thousand steps.
  */
-#define SEARCH_DAYS	(9 * 366)
+#define SEARCH_DAYS	(41 * 366)
 
 /*
  * Instants from year 1 to year 9999.  Outside these the answer means
@@ -293,8 +295,13 @@ parse_cron(const char *text, struct schedule *s, const char **why)
 	s->mdays = (uint32_t)bits[2];
 	s->months = (uint16_t)bits[3];
 	s->wdays = (uint8_t)bits[4];
-	s->mday_any = end[2] - start[2] == 1 && *start[2] == '*';
-	s->wday_any = end[4] - start[4] == 1 && *start[4] == '*';
+	/*
+	 * Vixie cron (DOM_STAR, DOW_STAR) and cronie look at the first
+	 * character only: "*" "/2" counts as unrestricted for the rule that
+	 * joins the two day fields, while its bits still pick the days.
+	 */
+	s->mday_any = *start[2] == '*';
+	s->wday_any = *start[4] == '*';
 	return 0;
 }
 
@@ -403,8 +410,8 @@ cron_day_matches(const struct schedule *s, int d, int wd)
 {
 	bool	 mday_ok, wday_ok;
 
-	mday_ok = s->mday_any || (s->mdays & (UINT32_C(1) << d));
-	wday_ok = s->wday_any || (s->wdays & (1u << wd));
+	mday_ok = (s->mdays & (UINT32_C(1) << d)) != 0;
+	wday_ok = (s->wdays & (1u << wd)) != 0;
 	/* Cron's odd rule: two restricted day fields are alternatives. */
 	if (!s->mday_any && !s->wday_any)
 		return mday_ok || wday_ok;
@@ -472,7 +479,7 @@ cron_search(const struct schedule *s, int64_t after, int64_t *next)
  * run (negative for never) and the current time, both in seconds since the
  * epoch.  The answer is never before now: a run that was missed while we
  * were down is due now, once, not once per missed slot.  Returns -1 for
- * SCHEDULE_NONE, for a cron expression that matches nothing within nine
+ * SCHEDULE_NONE, for a cron expression that matches nothing within 41
  * years (e.g. February 31st), or for times outside years 1-9999.
  */
 int64_t

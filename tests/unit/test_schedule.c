@@ -134,8 +134,21 @@ static const struct next_case next_cases[] = {
 	    "2027-02-01 00:00" },			/* a Monday in February */
 	{ "0 0 29 2 mon", "2028-02-28 00:00", "2028-02-28 00:00",
 	    "2028-02-29 00:00" },			/* a Tuesday, the 29th */
+	/*
+	 * A day field starting with '*' is unrestricted for this rule, as
+	 * in Vixie cron and cronie (DOM_STAR, DOW_STAR): "*" "/2" picks days
+	 * that the other field must match too.
+	 */
 	{ "0 0 */2 * mon", "2026-03-01 00:00", "2026-03-01 00:00",
-	    "2026-03-02 00:00" },			/* "*" + "/2" restricts */
+	    "2026-03-09 00:00" },			/* odd, a Monday */
+	{ "0 0 */2 * 1", "2026-03-09 00:00", "2026-03-09 00:00",
+	    "2026-03-23 00:00" },			/* not the 16th */
+	{ "0 0 1 * */2", "2026-03-01 00:00", "2026-03-01 00:00",
+	    "2026-08-01 00:00" },			/* a Saturday */
+	{ "0 0 29 2 */7", "2026-03-01 00:00", "2026-03-01 00:00",
+	    "2032-02-29 00:00" },			/* a Sunday */
+	{ "0 0 29 2 */7", "2088-03-01 00:00", "2088-03-01 00:00",
+	    "2128-02-29 00:00" },			/* 40 years on */
 	/* one restricted: both must match */
 	{ "0 0 13 * *", "2026-03-01 00:00", "2026-03-01 00:00",
 	    "2026-03-13 00:00" },
@@ -315,7 +328,7 @@ test_bits(void **state)
 	assert_true(s.wdays == ((1u << 0) | (1u << 2) | (1u << 4) |
 	    (1u << 6)));
 	assert_false(s.mday_any);
-	assert_false(s.wday_any);
+	assert_true(s.wday_any);	/* "*" "/2" starts with '*' */
 
 	assert_int_equal(schedule_parse("0 0 * * 7", &s, &why), 0);
 	assert_true(s.wdays == 1);
