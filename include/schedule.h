@@ -31,8 +31,9 @@ struct schedule {
  * Parse text into *s.  Accepts "every N{s,m,h,d}" (N > 0) and cron's five
  * fields (minute hour day-of-month month day-of-week) with "*", ranges
  * "a-b", steps "*" "/n" and "a-b/n", lists "a,b", month names jan-dec and
- * day names sun-sat (any case), 7 for Sunday.  Returns 0, or -1 with *why
- * set to a static message saying what is wrong.
+ * day names sun-sat (any case), 7 for Sunday.  A cron expression that can
+ * never fire (30 February) is an error.  Returns 0, or -1 with *why set to
+ * a static message saying what is wrong.
  */
 int schedule_parse(const char *text, struct schedule *s, const char **why);
 

@@ -252,6 +252,32 @@ cron_list(const struct cron_field *f, const char *p, const char *end,
 	}
 }
 
+/*
+ * Can s's day and month fields ever meet?  Two restricted day fields are
+ * alternatives, and every month has every weekday; otherwise some month
+ * of s must have one of s's days of the month (February counting its leap
+ * day), whatever the weekday: a date falls on each weekday in some year.
+ */
+static bool
+cron_can_fire(const struct schedule *s)
+{
+	uint32_t	 days_of_month;
+	int		 m, n;
+
+	if (!s->mday_any && !s->wday_any)
+		return true;
+	for (m = 1; m <= 12; m++) {
+		if (!(s->months & (1u << m)))
+			continue;
+		n = civil_days_in_month(2000, m);	/* a leap year */
+		days_of_month = (uint32_t)(((UINT64_C(1) << (n + 1)) - 1) &
+		    ~UINT64_C(1));
+		if (s->mdays & days_of_month)
+			return true;
+	}
+	return false;
+}
+
 /* The five whitespace-separated cron fields in text. */
 static int
 parse_cron(const char *text, struct schedule *s, const char **why)
@@ -302,6 +328,13 @@ parse_cron(const char *text, struct schedule *s, const char **why)
 	 */
 	s->mday_any = *start[2] == '*';
 	s->wday_any = *start[4] == '*';
+	/* Found by check, not by a status that says "-" forever. */
+	if (!cron_can_fire(s)) {
+		*why = "never fires: none of the months in the month field "
+		    "has any of the days in the day-of-month field (as 30 or "
+		    "31 February)";
+		return -1;
+	}
 	return 0;
 }
 

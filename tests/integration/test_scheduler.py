@@ -224,6 +224,18 @@ class TestDue(SchedulerBase):
                          "a second due right after ran something\n%s\n%s"
                          % (self.runs(), helpers.describe(second)))
 
+    def test_cron_schedule_that_never_fires_is_a_job_file_error(self):
+        path = self.write_job("feb", "ftp://127.0.0.1:%d/" % dead_port(),
+                              schedule="0 0 30 feb *")
+
+        checked = self.ftpmirror("check", path)
+        self.assertExit(checked, 2, "check of a schedule that never fires")
+        self.assertRegex(checked.stderr, re.escape(path) + r":\d+:\d+: schedule: never fires",
+                         helpers.describe(checked))
+        due = self.ftpmirror("due")
+        self.assertExit(due, 2, "due with a schedule that never fires")
+        self.assertEqual(self.runs(), [], helpers.describe(due))
+
     def test_due_max_parallel_jobs_runs_every_due_job(self):
         root = self.upstream("src", {"x/one": content(3, 20000), "two": content(4, 3000)})
         srv = self.server(root, throttle=100000)

@@ -61,10 +61,10 @@ static const struct next_case next_cases[] = {
 	    "2028-02-29 00:00:30" },			/* this minute counts */
 	{ "0 0 1 3 *", "2028-02-29 00:00", "2028-02-29 00:00",
 	    "2028-03-01 00:00" },
-	{ "0 0 31 2 *", "2026-03-01 00:00", "2026-03-01 00:00", NONE },
-	{ "0 0 30 2 *", "2026-03-01 00:00", "2026-03-01 00:00", NONE },
-	{ "0 0 31 4,6,9,11 *", "2026-03-01 00:00", "2026-03-01 00:00",
-	    NONE },
+	{ "0 0 30-31 2 mon", "2026-03-01 00:00", "2026-03-01 00:00",
+	    "2027-02-01 00:00" },			/* Mondays of February */
+	{ "0 0 29-31 2 *", "2026-03-01 00:00", "2026-03-01 00:00",
+	    "2028-02-29 00:00" },
 	{ "0 0 31 * *", "2026-04-01 00:00", "2026-04-01 00:00",
 	    "2026-05-31 00:00" },
 
@@ -212,6 +212,13 @@ static const struct bad_case bad_cases[] = {
 	{ "* * * * jan", "day-of-week field: expected a number or a name" },
 	{ "* * * * monday", "day-of-week field: expected a number" },
 	{ "* * mon * *", "day-of-month field: expected a number" },
+	/* never fires (schedule_next would say -1 forever) */
+	{ "0 0 31 2 *", "never fires" },
+	{ "0 0 30 2 *", "never fires" },
+	{ "* * 31 2 *", "never fires" },
+	{ "0 0 30 feb *", "never fires" },
+	{ "0 0 31 4,6,9,11 *", "never fires" },
+	{ "0 0 30-31 feb */1", "never fires" },		/* "*" "/1": AND */
 	{ "every", "every: expected \"every N{s,m,h,d}\"" },
 	{ "everyday", "every: expected" },
 	{ "every30m", "every: expected" },
