@@ -8,6 +8,7 @@
 #define FTPMIRROR_RUNNER_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct job;
@@ -32,6 +33,28 @@ struct runner_opts {
  */
 int64_t runner_next_due(const struct job *job, const struct job_summary *js,
     int64_t now);
+
+/* runner_due_since's answer for a job that is not due. */
+#define RUNNER_NOT_DUE	INT64_MAX
+
+/*
+ * Since when job has been due at now, given its summary as for
+ * runner_next_due: the time its schedule (or back-off) made it due, which
+ * may be long before now; INT64_MIN for an interval job that never ran
+ * (it has waited longest of all); RUNNER_NOT_DUE when it is not due at
+ * now.  The smaller, the more overdue.  Reads no clock.
+ */
+int64_t runner_due_since(const struct job *job, const struct job_summary *js,
+    int64_t now);
+
+/*
+ * Which of n jobs to start next: the index of the smallest since[i] (the
+ * most overdue; the first of equals), or n when none is below
+ * RUNNER_NOT_DUE.  With one job at a time, starting the first due job in
+ * directory order instead would let a job that is always due again starve
+ * the others.
+ */
+size_t runner_most_overdue(const int64_t *since, size_t n);
 
 /*
  * Call fn for every valid job of the jobs directory (bad files are

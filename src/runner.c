@@ -73,6 +73,39 @@ runner_next_due(const struct job *job, const struct job_summary *js,
 	return next;
 }
 
+/* Since when job has been due; see runner.h. */
+int64_t
+runner_due_since(const struct job *job, const struct job_summary *js,
+    int64_t now)
+{
+	int64_t next;
+
+	next = runner_next_due(job, js, now);
+	if (next < 0 || next > now)
+		return RUNNER_NOT_DUE;
+	if (js == NULL)
+		return job->schedule.kind == SCHEDULE_EVERY ? INT64_MIN : next;
+	/*
+	 * runner_next_due never answers before its now; asked as of the
+	 * last start, it tells when the schedule fell due after that run.
+	 */
+	next = runner_next_due(job, js, js->started);
+	return next >= 0 && next <= now ? next : now;
+}
+
+/* The most overdue of n jobs; see runner.h. */
+size_t
+runner_most_overdue(const int64_t *since, size_t n)
+{
+	size_t i, best = n;
+
+	for (i = 0; i < n; i++)
+		if (since[i] != RUNNER_NOT_DUE &&
+		    (best == n || since[i] < since[best]))
+			best = i;
+	return best;
+}
+
 static bool
 runner_is_job_file(const char *name)
 {
@@ -322,73 +355,79 @@ runner_summary(void *arg, const struct job_summary *js)
 	d->found = &d->copy;
 }
 
-/* Is s's job due now?  -1 when the database can't be read. */
+/*
+ * Since when s's job has been due at now (runner_due_since), into *since.
+ * Returns 0, or -1 when the database can't be read.
+ */
 static int
-runner_is_due(struct state *st, const struct slot *s, int64_t now)
+runner_slot_since(struct state *st, const struct slot *s, int64_t now,
+    int64_t *since)
 {
 	struct due_ctx d;
-	int64_t next;
 
 	memset(&d, 0, sizeof(d));
 	d.job = s->job;
 	if (state_summaries(st, s->job->name, runner_summary, &d) == -1)
 		return -1;
-	next = runner_next_due(s->job, d.found, now);
-	return next >= 0 && next <= now;
+	*since = runner_due_since(s->job, d.found, now);
+	return 0;
 }
 
 /*
- * Which jobs are due now: todo[i] for each slot.  The database handle is
- * closed before anything forks: an SQLite connection must never cross a
- * fork(2), or the child's locks and the parent's get mixed up.  Returns
- * 0, or -1 when the database can't be used.
+ * Since when each job has been due: since[i] for each slot, RUNNER_NOT_DUE
+ * for one not due or running.  The database handle is closed before
+ * anything forks: an SQLite connection must never cross a fork(2), or the
+ * child's locks and the parent's get mixed up.  Returns 0, or -1 when the
+ * database can't be used.
  */
 static int
-runner_find_due(struct table *t, const struct runner_opts *o, bool *todo)
+runner_find_due(struct table *t, const struct runner_opts *o, int64_t *since)
 {
 	struct state *st;
 	int64_t now = (int64_t)time(NULL);
 	size_t i;
-	int due, rc = 0;
+	int rc = 0;
 
 	if ((st = state_open(o->db_path, false)) == NULL)
 		return -1;
 	for (i = 0; i < t->n; i++) {
-		todo[i] = false;
+		since[i] = RUNNER_NOT_DUE;
 		if (t->v[i].pid != 0)
 			continue;
-		if ((due = runner_is_due(st, &t->v[i], now)) == -1) {
+		if (runner_slot_since(st, &t->v[i], now, &since[i]) == -1) {
 			rc = -1;
 			break;
 		}
-		todo[i] = due == 1;
 	}
 	state_close(st);
 	return rc;
 }
 
 /*
- * Start the due jobs that are not running, up to the parallel limit.
- * Returns 0, or -1 when the database can't be used.
+ * Start the due jobs that are not running, the most overdue first, up to
+ * the parallel limit.  Returns 0, or -1 when the database can't be used.
  */
 static int
 runner_start_due(struct table *t, const struct runner_opts *o,
     size_t running)
 {
-	bool *todo;
+	int64_t *since;
 	size_t i;
 	int rc = -1;
 
-	if ((todo = calloc(t->n + 1, sizeof(*todo))) == NULL)
+	if ((since = calloc(t->n + 1, sizeof(*since))) == NULL)
 		return -1;
-	if (runner_find_due(t, o, todo) == -1)
+	if (runner_find_due(t, o, since) == -1)
 		goto out;
-	for (i = 0; i < t->n && running < (size_t)o->max_parallel; i++)
-		if (todo[i] && !*o->stop && runner_start(&t->v[i], o) == 0)
+	while (running < (size_t)o->max_parallel && !*o->stop &&
+	    (i = runner_most_overdue(since, t->n)) < t->n) {
+		since[i] = RUNNER_NOT_DUE;
+		if (runner_start(&t->v[i], o) == 0)
 			running++;
+	}
 	rc = 0;
 out:
-	free(todo);
+	free(since);
 	return rc;
 }
 
@@ -398,22 +437,21 @@ runner_due(const struct runner_opts *o)
 {
 	struct table t = { NULL, 0, 0 };
 	size_t i, running = 0;
+	int64_t *since;
 	int worst;
-	bool *todo;
 
 	if (tz_use_environment() == -1 || runner_load(&t, o->jobs_dir) == -1)
 		return SYNC_USAGE;
 	worst = t.worst;
 	/* Decided once, up front: a job run now is not "due" again. */
-	if ((todo = calloc(t.n + 1, sizeof(*todo))) == NULL ||
-	    runner_find_due(&t, o, todo) == -1) {
-		free(todo);
+	if ((since = calloc(t.n + 1, sizeof(*since))) == NULL ||
+	    runner_find_due(&t, o, since) == -1) {
+		free(since);
 		runner_free(&t);
 		return SYNC_PARTIAL;
 	}
-	for (i = 0; i < t.n && !*o->stop; i++) {
-		if (!todo[i])
-			continue;
+	while (!*o->stop && (i = runner_most_overdue(since, t.n)) < t.n) {
+		since[i] = RUNNER_NOT_DUE;
 		while (running >= (size_t)o->max_parallel)
 			running = runner_reap(&t, true, &worst);
 		if (runner_start(&t.v[i], o) == 0)
@@ -421,7 +459,7 @@ runner_due(const struct runner_opts *o)
 	}
 	while (runner_reap(&t, true, &worst) > 0)
 		;
-	free(todo);
+	free(since);
 	runner_free(&t);
 	return worst;
 }

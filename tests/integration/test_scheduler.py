@@ -335,6 +335,21 @@ class TestDaemon(SchedulerBase):
             self.assertEqual((len(started), len(ended)), (n_runs, n_runs),
                              "log lines for %s's %d runs:\n%s" % (job, n_runs, text[-4000:]))
 
+    def test_one_at_a_time_every_due_job_gets_its_turn(self):
+        root = self.upstream("src", {"f.txt": content(30, 200)})
+        srv = self.server(root)
+        for name in ("a", "b", "c"):
+            self.write_job(name, srv.url, schedule="every 1s")
+
+        proc = self.start_daemon()     # --max-parallel-jobs 1, the default
+        # Each run takes a moment, and a job ending is due again at once:
+        # starting the first due job in directory order ran only that one.
+        self.wait_for("a finished run of each of a, b and c", lambda: all(
+            any(r["status"] == "ok" for r in self.runs(j)) for j in ("a", "b", "c")),
+            15, self.daemon_log)
+        rc, _ = self.stop_daemon(proc)
+        self.assertEqual(rc, 0, self.daemon_log())
+
     def test_failing_job_backs_off(self):
         port = dead_port()
         self.write_job("dead", "ftp://127.0.0.1:%d/" % port, schedule="every 1s", retries=0,

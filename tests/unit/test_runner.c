@@ -87,12 +87,94 @@ test_cron_in_tz(void **state)
 	assert_int_equal(runner_next_due(&job, NULL, NOW), NOW + 3 * 3600);
 }
 
+/* Since when a job has been due: the smaller, the more overdue. */
+static void
+test_due_since(void **state)
+{
+	struct job job;
+	struct job_summary js;
+
+	(void)state;
+	assert_int_equal(tz_use("UTC"), 0);
+	memset(&job, 0, sizeof(job));
+	memset(&js, 0, sizeof(js));
+	assert_int_equal(runner_due_since(&job, NULL, NOW), RUNNER_NOT_DUE);
+	assert_int_equal(schedule_parse("every 1h", &job.schedule, NULL), 0);
+	assert_true(runner_due_since(&job, NULL, NOW) == INT64_MIN);
+	js.started = NOW - 7200;
+	js.finished = NOW - 7100;
+	assert_int_equal(runner_due_since(&job, &js, NOW), NOW - 3600);
+	js.started = NOW - 60;
+	assert_int_equal(runner_due_since(&job, &js, NOW), RUNNER_NOT_DUE);
+	/* Failing: due when its back-off ends, not when the schedule says. */
+	assert_int_equal(schedule_parse("every 10s", &job.schedule, NULL), 0);
+	js.started = NOW - 300;
+	js.finished = NOW - 290;
+	js.failures = 2;
+	assert_int_equal(runner_due_since(&job, &js, NOW), NOW - 290 + 120);
+	/* Cron: the minute that matched after the last run. */
+	assert_int_equal(schedule_parse("30 23 * * *", &job.schedule, NULL),
+	    0);
+	js.started = NOW - 86400;
+	js.finished = NOW - 86000;
+	js.failures = 0;
+	assert_int_equal(runner_due_since(&job, &js, NOW), NOW - 1800);
+}
+
+/*
+ * One job at a time, three jobs "every 1s" whose runs take a second: each
+ * gets its turn.  Starting the first due job in directory order ran only
+ * one of them, over and over.
+ */
+static void
+test_most_overdue_takes_turns(void **state)
+{
+	struct job job;
+	struct job_summary js[3];
+	bool ran[3] = { false, false, false };
+	int64_t since[3], now = NOW;
+	int runs[3] = { 0, 0, 0 };
+	size_t i, pick, tick;
+
+	(void)state;
+	assert_int_equal(tz_use("UTC"), 0);
+	memset(&job, 0, sizeof(job));
+	memset(js, 0, sizeof(js));
+	assert_int_equal(schedule_parse("every 1s", &job.schedule, NULL), 0);
+	for (tick = 0; tick < 15; tick++) {
+		for (i = 0; i < 3; i++)
+			since[i] = runner_due_since(&job, ran[i] ? &js[i] :
+			    NULL, now);
+		pick = runner_most_overdue(since, 3);
+		assert_true(pick < 3);
+		ran[pick] = true;
+		js[pick].started = now;
+		js[pick].finished = now + 1;
+		runs[pick]++;
+		now += 2;
+	}
+	for (i = 0; i < 3; i++)
+		if (runs[i] != 5)
+			fail_msg("job %zu ran %d times of 15", i, runs[i]);
+
+	/* Nothing due: none; equals: the first. */
+	since[0] = since[1] = since[2] = RUNNER_NOT_DUE;
+	assert_int_equal(runner_most_overdue(since, 3), 3);
+	assert_int_equal(runner_most_overdue(since, 0), 0);
+	since[1] = since[2] = NOW;
+	assert_int_equal(runner_most_overdue(since, 3), 1);
+	since[2] = INT64_MIN;
+	assert_int_equal(runner_most_overdue(since, 3), 2);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_next_due),
 		cmocka_unit_test(test_cron_in_tz),
+		cmocka_unit_test(test_due_since),
+		cmocka_unit_test(test_most_overdue_takes_turns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
