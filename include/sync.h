@@ -26,6 +26,8 @@ struct sync_opts {
 	bool			 json;	/* summary as a JSON object */
 	volatile sig_atomic_t	*stop;	/* set on SIGTERM/SIGINT */
 	const char		*metrics_file; /* or NULL: the job's, if any */
+	bool			 scheduled; /* by due or run: a held lock is
+					       a warning, not an error */
 };
 
 /* Run job once, recording it in st.  Returns an enum sync_status. */

@@ -34,6 +34,9 @@ struct slot {
 	struct job	*job;		/* owned */
 	char		*file;		/* its file, owned */
 	pid_t		 pid;		/* running child, or 0 */
+	int64_t		 started;	/* when that child was started */
+	int64_t		 locked;	/* start of the last attempt that found
+					   the job's lock held, or -1 */
 	bool		 seen;		/* found again by a reload */
 };
 
@@ -189,6 +192,7 @@ runner_load(struct table *t, const char *dir)
 		memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
 		t->v[t->n].job = job;
 		t->v[t->n].file = file;
+		t->v[t->n].locked = -1;
 		t->v[t->n].seen = true;
 		t->n++;
 	}
@@ -270,6 +274,7 @@ runner_child(const struct job *job, const struct runner_opts *o)
 		memset(&so, 0, sizeof(so));
 		so.stop = o->stop;
 		so.metrics_file = o->metrics_file;
+		so.scheduled = true;
 		rc = sync_job(job, st, &so);
 		state_close(st);
 	}
@@ -291,6 +296,7 @@ runner_start(struct slot *s, const struct runner_opts *o)
 	if (pid == 0)
 		runner_child(s->job, o);
 	s->pid = pid;
+	s->started = (int64_t)time(NULL);
 	log_info("%s: run started (pid %ld)", s->job->name, (long)pid);
 	return 0;
 }
@@ -322,6 +328,12 @@ runner_reap(struct table *t, bool block, int *worst)
 				continue;
 			t->v[i].pid = 0;
 			rc = runner_status(wstatus);
+			/*
+			 * No run was recorded, so the database can't say
+			 * when to try again: remember it here.
+			 */
+			if (WIFEXITED(wstatus) && rc == SYNC_LOCKED)
+				t->v[i].locked = t->v[i].started;
 			if (WIFSIGNALED(wstatus))
 				log_err("%s: run ended by signal %d",
 				    t->v[i].job->name, WTERMSIG(wstatus));
@@ -369,6 +381,19 @@ runner_slot_since(struct state *st, const struct slot *s, int64_t now,
 	d.job = s->job;
 	if (state_summaries(st, s->job->name, runner_summary, &d) == -1)
 		return -1;
+	/*
+	 * An attempt that found the job running elsewhere counts as a
+	 * start: without it, a held lock (a sync by hand that takes days)
+	 * would have the job tried again every second.
+	 */
+	if (s->locked >= 0 && (d.found == NULL ||
+	    s->locked > d.found->started)) {
+		if (d.found == NULL) {
+			d.copy.finished = -1;
+			d.found = &d.copy;
+		}
+		d.copy.started = s->locked;
+	}
 	*since = runner_due_since(s->job, d.found, now);
 	return 0;
 }

@@ -586,8 +586,19 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 	if (!r.dry) {
 		lock_fd = lock_take(r.incoming_fd, &holder);
 		if (lock_fd == -2) {
-			log_err("%s: already running (pid %ld holds %s/%s)",
-			    job->name, holder, job->incoming, LOCK_NAME);
+			/*
+			 * A scheduled run finding the job busy (a long sync
+			 * by hand, a second scheduler) is routine: cron must
+			 * not mail it each time.  Still status 3.
+			 */
+			if (o->scheduled)
+				log_warn("%s: already running (pid %ld holds "
+				    "%s/%s)", job->name, holder, job->incoming,
+				    LOCK_NAME);
+			else
+				log_err("%s: already running (pid %ld holds "
+				    "%s/%s)", job->name, holder, job->incoming,
+				    LOCK_NAME);
 			rc = SYNC_LOCKED;
 			goto out;
 		}

@@ -4,6 +4,7 @@ Prometheus metrics, the database views and event retention, log priorities
 and verbosity, and the progress line on a terminal."""
 
 import datetime
+import fcntl
 import json
 import os
 import re
@@ -349,6 +350,42 @@ class TestDaemon(SchedulerBase):
             15, self.daemon_log)
         rc, _ = self.stop_daemon(proc)
         self.assertEqual(rc, 0, self.daemon_log())
+
+    def hold_lock(self, name):
+        """Hold job NAME's lock as another ftpmirror would, until cleanup."""
+        os.makedirs(self.incoming(name), exist_ok=True)
+        fd = os.open(os.path.join(self.incoming(name), ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        self.addCleanup(os.close, fd)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, b"%d\n" % os.getpid())
+
+    def test_held_lock_is_a_warning_and_not_retried_before_due(self):
+        srv = self.server(self.upstream("src", {"f.txt": content(31, 100)}))
+        self.write_job("busy", srv.url, schedule="every 1h")
+        self.hold_lock("busy")
+
+        quiet = self.ftpmirror("-q", "due")
+        self.assertExit(quiet, 3, "due -q while the job's lock is held")
+        self.assertEqual(quiet.stderr.strip(), "", "due -q printed (cron mails it)\n"
+                         + helpers.describe(quiet))
+        loud = self.ftpmirror("due")
+        self.assertExit(loud, 3, "due while the job's lock is held")
+        self.assertIn("busy: already running (pid %d" % os.getpid(), loud.stderr,
+                      helpers.describe(loud))
+        self.assertNotIn("error", loud.stderr, helpers.describe(loud))
+
+        proc = self.start_daemon()
+        self.wait_for("the first attempt", lambda: "already running" in self.daemon_log(),
+                      10, self.daemon_log)
+        time.sleep(3)
+        rc, _ = self.stop_daemon(proc)
+        text = self.daemon_log()
+        self.assertEqual(rc, 0, text)
+        self.assertEqual(len(re.findall(r"busy: run started", text)), 1,
+                         "a job found running elsewhere was tried again before it is due\n"
+                         + text[-3000:])
+        self.assertNotIn("error", text, text[-3000:])
+        self.assertEqual(self.runs(), [])
 
     def test_failing_job_backs_off(self):
         port = dead_port()
