@@ -38,6 +38,7 @@ struct slot {
 	int64_t		 locked;	/* start of the last attempt that found
 					   the job's lock held, or -1 */
 	bool		 seen;		/* found again by a reload */
+	bool		 gone;		/* its file gone; dropped once reaped */
 };
 
 struct table {
@@ -131,6 +132,15 @@ runner_find(struct table *t, const char *file)
 	return NULL;
 }
 
+/* Forget slot i of t; the last slot takes its place. */
+static void
+runner_drop(struct table *t, size_t i)
+{
+	job_free(t->v[i].job);
+	free(t->v[i].file);
+	t->v[i] = t->v[--t->n];
+}
+
 /*
  * Read every job file of the directory into t.  A bad file is reported;
  * a job already in t keeps its definition then.  Jobs whose file is gone
@@ -201,11 +211,15 @@ runner_load(struct table *t, const char *dir)
 	for (i = 0; i < t->n; ) {
 		if (!t->v[i].seen && t->v[i].pid == 0) {
 			log_info("%s: job file gone; job dropped", t->v[i].file);
-			job_free(t->v[i].job);
-			free(t->v[i].file);
-			t->v[i] = t->v[--t->n];
-		} else
-			i++;
+			runner_drop(t, i);
+			continue;
+		}
+		/* Once, not at every reload until the run ends. */
+		if (!t->v[i].seen && !t->v[i].gone)
+			log_info("%s: job file gone; job dropped when its "
+			    "run ends", t->v[i].file);
+		t->v[i].gone = !t->v[i].seen;
+		i++;
 	}
 	return 0;
 }
@@ -312,7 +326,9 @@ runner_status(int wstatus)
 
 /*
  * Reap children that ended (waiting for one when block), log each, fold
- * their status into *worst.  Returns the number still running.
+ * their status into *worst.  A job whose file a reload found gone is
+ * dropped once its child is reaped (due never reloads, so its slots stay
+ * put).  Returns the number still running.
  */
 static size_t
 runner_reap(struct table *t, bool block, int *worst)
@@ -342,6 +358,9 @@ runner_reap(struct table *t, bool block, int *worst)
 				    t->v[i].job->name, rc);
 			if (rc > *worst)
 				*worst = rc;
+			if (t->v[i].gone)
+				runner_drop(t, i);
+			break;
 		}
 	}
 	for (i = 0; i < t->n; i++)
@@ -399,6 +418,23 @@ runner_slot_since(struct state *st, const struct slot *s, int64_t now,
 }
 
 /*
+ * Is a job of that name running?  A job file renamed while its job runs is
+ * a second slot until the first is reaped; its run would only find the
+ * lock held.
+ */
+static bool
+runner_name_running(const struct table *t, const struct job *job)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].pid != 0 && strcmp(t->v[i].job->name,
+		    job->name) == 0)
+			return true;
+	return false;
+}
+
+/*
  * Since when each job has been due: since[i] for each slot, RUNNER_NOT_DUE
  * for one not due or running.  The database handle is closed before
  * anything forks: an SQLite connection must never cross a fork(2), or the
@@ -417,7 +453,7 @@ runner_find_due(struct table *t, const struct runner_opts *o, int64_t *since)
 		return -1;
 	for (i = 0; i < t->n; i++) {
 		since[i] = RUNNER_NOT_DUE;
-		if (t->v[i].pid != 0)
+		if (t->v[i].pid != 0 || runner_name_running(t, t->v[i].job))
 			continue;
 		if (runner_slot_since(st, &t->v[i], now, &since[i]) == -1) {
 			rc = -1;

@@ -387,6 +387,39 @@ class TestDaemon(SchedulerBase):
         self.assertNotIn("error", text, text[-3000:])
         self.assertEqual(self.runs(), [])
 
+    def test_job_file_removed_or_renamed_while_running(self):
+        data = content(32, 400 * 1024)
+        srv = self.server(self.upstream("src", {"slow.bin": data}), throttle=200 * 1024)
+        gone_file = self.write_job("gone", srv.url, schedule="every 1s", connections=1)
+        moved_file = self.write_job("moved", srv.url, schedule="every 1s", connections=1)
+
+        proc = self.start_daemon("--max-parallel-jobs", "2")
+        self.wait_for("both jobs running", lambda: all(
+            any(r["status"] == "running" for r in self.runs(j)) for j in ("gone", "moved")),
+            10, self.daemon_log)
+        os.remove(gone_file)
+        renamed = os.path.join(self.jobs_dir, "renamed.yaml")
+        os.rename(moved_file, renamed)
+        os.kill(proc.pid, signal.SIGHUP)
+        self.wait_for("the reload", lambda: "reloading job files" in self.daemon_log(), 5)
+        os.kill(proc.pid, signal.SIGHUP)   # a second reload while they still run
+        self.wait_for("both runs ended", lambda: self.runs() and not any(
+            r["status"] == "running" for r in self.runs()), 15, self.daemon_log)
+        time.sleep(3)
+        rc, _ = self.stop_daemon(proc)
+        text = self.daemon_log()
+        self.assertEqual(rc, 0, text)
+
+        self.assertEqual(len(self.runs("gone")), 1,
+                         "a job whose file was removed ran again\n" + text[-3000:])
+        self.assertEqual(len(re.findall(r"gone: run started", text)), 1, text[-3000:])
+        self.assertEqual(text.count("%s: job file gone" % gone_file), 1, text[-3000:])
+        # Renamed: one job, run from its new file once the old run ended,
+        # never two at once (which would find the lock held).
+        self.assertGreaterEqual(len(self.runs("moved")), 2, text[-3000:])
+        self.assertNotIn("already running", text, text[-3000:])
+        self.assertEqual(text.count("%s: job file gone" % moved_file), 1, text[-3000:])
+
     def test_failing_job_backs_off(self):
         port = dead_port()
         self.write_job("dead", "ftp://127.0.0.1:%d/" % port, schedule="every 1s", retries=0,
