@@ -492,6 +492,28 @@ out:
 	return rc;
 }
 
+/*
+ * Is s's job still due, by the database as it is now?  Another `due`
+ * started meanwhile may have run it, or be running it, while this one
+ * waited for a free place.  Returns 1, 0, or -1 when the database can't be
+ * used.
+ */
+static int
+runner_still_due(const struct slot *s, const struct runner_opts *o)
+{
+	struct state *st;
+	int64_t since;
+	int rc;
+
+	if ((st = state_open(o->db_path, false)) == NULL)
+		return -1;
+	rc = runner_slot_since(st, s, (int64_t)time(NULL), &since);
+	state_close(st);	/* before the fork */
+	if (rc == -1)
+		return -1;
+	return since != RUNNER_NOT_DUE;
+}
+
 /* Run each due job once. */
 int
 runner_due(const struct runner_opts *o)
@@ -499,7 +521,7 @@ runner_due(const struct runner_opts *o)
 	struct table t = { NULL, 0, 0 };
 	size_t i, running = 0;
 	int64_t *since;
-	int worst;
+	int due, worst;
 
 	if (tz_use_environment() == -1 || runner_load(&t, o->jobs_dir) == -1)
 		return SYNC_USAGE;
@@ -515,6 +537,15 @@ runner_due(const struct runner_opts *o)
 		since[i] = RUNNER_NOT_DUE;
 		while (running >= (size_t)o->max_parallel)
 			running = runner_reap(&t, true, &worst);
+		if ((due = runner_still_due(&t.v[i], o)) == -1) {
+			worst = worst > SYNC_PARTIAL ? worst : SYNC_PARTIAL;
+			break;
+		}
+		if (due == 0) {
+			log_info("%s: no longer due: it ran meanwhile",
+			    t.v[i].job->name);
+			continue;
+		}
 		if (runner_start(&t.v[i], o) == 0)
 			running++;
 	}

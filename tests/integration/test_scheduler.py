@@ -252,6 +252,33 @@ class TestDue(SchedulerBase):
         self.assertMirrored(root, self.target("first"))
         self.assertMirrored(root, self.target("second"))
 
+    def test_overlapping_due_calls_run_each_job_once(self):
+        srv = self.server(self.upstream("src", {"slow.bin": content(33, 400 * 1024)}),
+                          throttle=200 * 1024)
+        for name in ("x", "y"):
+            self.write_job(name, srv.url, schedule="every 1h", connections=1)
+
+        out, err = self.path("due1.stdout"), self.path("due1.stderr")
+        with open(out, "wb") as o, open(err, "wb") as e:
+            first = helpers.spawn(self.argv("due"), stdout=o, stderr=e, env=self.env(),
+                                  cwd=self.tmp)
+        self.addCleanup(helpers.stop_process, first, 2.0)
+        self.wait_for("the first due's first run", lambda: any(
+            r["status"] == "running" for r in self.runs()), 10)
+        # Started while the first still runs its first job: runs the other.
+        second = self.ftpmirror("due")
+        first.wait(timeout=20)
+        with open(err, errors="replace") as f:
+            first_log = f.read()
+
+        self.assertExit(second, 0, "the second due")
+        self.assertEqual(first.returncode, 0, "the first due\n" + first_log)
+        self.assertEqual(sorted((r["job"], r["status"]) for r in self.runs()),
+                         [("x", "ok"), ("y", "ok")],
+                         "each job once\n%s\n%s" % (first_log, helpers.describe(second)))
+        self.assertIn("no longer due", first_log, first_log)
+        self.assertNotIn("already running", first_log, first_log)
+
 
 class TestDaemon(SchedulerBase):
 
