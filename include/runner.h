@@ -66,8 +66,9 @@ int runner_foreach_job(const char *dir,
 
 /*
  * Run, once, every job in the jobs directory that is due now, at most
- * max_parallel at a time, and wait for them.  Returns the worst exit
- * status (2 when a job file is bad).
+ * max_parallel at a time, and wait for them.  On *stop, running jobs get
+ * SIGTERM (their runs end as 'aborted') and are waited for.  Returns the
+ * worst exit status (2 when a job file is bad).
  */
 int runner_due(const struct runner_opts *o);
 

@@ -493,6 +493,56 @@ out:
 }
 
 /*
+ * Stop the children: SIGTERM, a grace period, then SIGKILL; fold their
+ * statuses into *worst.
+ */
+static void
+runner_stop_children(struct table *t, int *worst)
+{
+	int waited;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].pid != 0)
+			kill(t->v[i].pid, SIGTERM);
+	for (waited = 0; waited < RUNNER_STOP_WAIT * 10; waited++) {
+		if (runner_reap(t, false, worst) == 0)
+			return;
+		usleep(100000);
+	}
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].pid != 0) {
+			log_warn("%s: still running; killing it",
+			    t->v[i].job->name);
+			kill(t->v[i].pid, SIGKILL);
+		}
+	while (runner_reap(t, true, worst) > 0)
+		;
+}
+
+/*
+ * Reap children until at most most of them run; on *stop, stop them all
+ * (their runs end as 'aborted', downloads kept for the next run) instead.
+ * Folds their statuses into *worst.  Returns the number still running.
+ */
+static size_t
+runner_wait(struct table *t, size_t most, const struct runner_opts *o,
+    int *worst)
+{
+	size_t running;
+
+	/* Polled, not a blocking waitpid: a SIGTERM must not wait a run out. */
+	while ((running = runner_reap(t, false, worst)) > most) {
+		if (*o->stop) {
+			runner_stop_children(t, worst);
+			return 0;
+		}
+		runner_nap(0.2, o->stop);
+	}
+	return running;
+}
+
+/*
  * Is s's job still due, by the database as it is now?  Another `due`
  * started meanwhile may have run it, or be running it, while this one
  * waited for a free place.  Returns 1, 0, or -1 when the database can't be
@@ -519,9 +569,9 @@ int
 runner_due(const struct runner_opts *o)
 {
 	struct table t = { NULL, 0, 0 };
-	size_t i, running = 0;
 	int64_t *since;
 	int due, worst;
+	size_t i;
 
 	if (tz_use_environment() == -1 || runner_load(&t, o->jobs_dir) == -1)
 		return SYNC_USAGE;
@@ -535,8 +585,10 @@ runner_due(const struct runner_opts *o)
 	}
 	while (!*o->stop && (i = runner_most_overdue(since, t.n)) < t.n) {
 		since[i] = RUNNER_NOT_DUE;
-		while (running >= (size_t)o->max_parallel)
-			running = runner_reap(&t, true, &worst);
+		/* A free place first: the check below must be fresh. */
+		runner_wait(&t, (size_t)o->max_parallel - 1, o, &worst);
+		if (*o->stop)
+			break;
 		if ((due = runner_still_due(&t.v[i], o)) == -1) {
 			worst = worst > SYNC_PARTIAL ? worst : SYNC_PARTIAL;
 			break;
@@ -546,39 +598,12 @@ runner_due(const struct runner_opts *o)
 			    t.v[i].job->name);
 			continue;
 		}
-		if (runner_start(&t.v[i], o) == 0)
-			running++;
+		runner_start(&t.v[i], o);	/* a failed fork is logged */
 	}
-	while (runner_reap(&t, true, &worst) > 0)
-		;
+	runner_wait(&t, 0, o, &worst);
 	free(since);
 	runner_free(&t);
 	return worst;
-}
-
-/* Stop the children: SIGTERM, a grace period, then SIGKILL. */
-static void
-runner_stop_children(struct table *t)
-{
-	int worst = 0, waited;
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->v[i].pid != 0)
-			kill(t->v[i].pid, SIGTERM);
-	for (waited = 0; waited < RUNNER_STOP_WAIT * 10; waited++) {
-		if (runner_reap(t, false, &worst) == 0)
-			return;
-		usleep(100000);
-	}
-	for (i = 0; i < t->n; i++)
-		if (t->v[i].pid != 0) {
-			log_warn("%s: still running; killing it",
-			    t->v[i].job->name);
-			kill(t->v[i].pid, SIGKILL);
-		}
-	while (runner_reap(t, true, &worst) > 0)
-		;
 }
 
 /* The scheduler daemon. */
@@ -605,7 +630,7 @@ runner_daemon(const struct runner_opts *o)
 		runner_nap(1, o->stop);
 	}
 	log_info("scheduler stopping");
-	runner_stop_children(&t);
+	runner_stop_children(&t, &worst);
 	runner_free(&t);
 	return 0;
 }

@@ -279,6 +279,48 @@ class TestDue(SchedulerBase):
         self.assertIn("no longer due", first_log, first_log)
         self.assertNotIn("already running", first_log, first_log)
 
+    def test_sigterm_stops_the_runs_of_due(self):
+        big_data = content(34, 3 * 1024 * 1024)
+        srv = self.server(self.upstream("big", {"big.iso": big_data}), throttle=200 * 1024)
+        self.write_job("big", srv.url, schedule="every 1h", connections=1)
+
+        err = self.path("due.stderr")
+        with open(err, "wb") as e:
+            proc = helpers.spawn(self.argv("due"), stdout=subprocess.DEVNULL, stderr=e,
+                                 env=self.env(), cwd=self.tmp)
+        self.addCleanup(helpers.stop_process, proc, 2.0)
+
+        def partial_sizes():
+            sizes = []
+            for dirpath, _, names in os.walk(self.incoming("big")):
+                sizes += [os.path.getsize(os.path.join(dirpath, n)) for n in names
+                          if not n.startswith(".")]
+            return sizes
+
+        self.wait_for("a download under way", lambda: any(s >= 64 * 1024 for s in partial_sizes()),
+                      15)
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.fail("due did not exit within 5s of SIGTERM\nruns: %s" % self.runs())
+        with open(err, errors="replace") as f:
+            log = f.read()
+
+        rows = self.runs("big")
+        self.assertEqual([r["status"] for r in rows], ["aborted"], "%s\n%s" % (rows, log))
+        self.assertIsNotNone(rows[0]["finished_at"], rows)
+        self.assertTrue(any(0 < s < len(big_data) for s in partial_sizes()),
+                        "no partial download kept: %s" % partial_sizes())
+        self.assertFalse(os.path.exists(os.path.join(self.target("big"), "big.iso")),
+                         "a partial file was published")
+        # The child is gone too: its lock is free.
+        fd = os.open(os.path.join(self.incoming("big"), ".lock"), os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+
 
 class TestDaemon(SchedulerBase):
 
