@@ -141,29 +141,45 @@ runner_drop(struct table *t, size_t i)
 	t->v[i] = t->v[--t->n];
 }
 
+/* A job file as runner_load read it. */
+struct found {
+	char		*file;		/* owned */
+	struct job	*job;		/* owned; NULL when the file is bad */
+	bool		 duplicate;	/* another file has its job name */
+};
+
+static void
+runner_found_free(struct found *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(f[i].file);
+		job_free(f[i].job);
+	}
+	free(f);
+}
+
 /*
- * Read every job file of the directory into t.  A bad file is reported;
- * a job already in t keeps its definition then.  Jobs whose file is gone
- * are dropped unless running.  Returns 0, or -1 when the directory can't
- * be read.
+ * Read every job file of dir into *fv (*nfound of them), reporting the bad
+ * ones, which are kept with a NULL job.  The caller frees *fv with
+ * runner_found_free.  Returns 0, or -1 when the directory can't be read.
  */
 static int
-runner_load(struct table *t, const char *dir)
+runner_read_dir(const char *dir, struct found **fv, size_t *nfound)
 {
 	struct job_errors errs = { NULL, 0 };
+	struct found *f = NULL, *nv;
 	struct dirent *de;
-	struct slot *s, *nv;
 	struct job *job;
 	char *file;
-	size_t i, k;
+	size_t n = 0, k;
 	DIR *d;
 
 	if ((d = opendir(dir)) == NULL) {
 		log_err("jobs directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	for (i = 0; i < t->n; i++)
-		t->v[i].seen = false;
 	while ((de = readdir(d)) != NULL) {
 		if (!runner_is_job_file(de->d_name))
 			continue;
@@ -171,42 +187,110 @@ runner_load(struct table *t, const char *dir)
 			log_err("out of memory");
 			break;
 		}
-		s = runner_find(t, file);
 		if ((job = job_load(file, dir, &errs)) == NULL) {
 			for (k = 0; k < errs.n; k++)
 				log_err("%s", errs.v[k]);
 			job_errors_free(&errs);
-			t->worst = SYNC_USAGE;
-			if (s != NULL) {
-				log_warn("%s: keeping its last good definition",
-				    file);
-				s->seen = true;
-			}
-			free(file);
-			continue;
 		}
-		if (s != NULL) {
-			job_free(s->job);
-			s->job = job;
-			s->seen = true;
-			free(file);
-			continue;
-		}
-		if ((nv = realloc(t->v, (t->n + 1) * sizeof(*nv))) == NULL) {
+		if ((nv = realloc(f, (n + 1) * sizeof(*nv))) == NULL) {
 			log_err("out of memory");
 			job_free(job);
 			free(file);
 			break;
 		}
-		t->v = nv;
-		memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
-		t->v[t->n].job = job;
-		t->v[t->n].file = file;
-		t->v[t->n].locked = -1;
-		t->v[t->n].seen = true;
-		t->n++;
+		f = nv;
+		f[n].file = file;
+		f[n].job = job;
+		f[n].duplicate = false;
+		n++;
 	}
 	closedir(d);
+	*fv = f;
+	*nfound = n;
+	return 0;
+}
+
+/*
+ * Two files with one job name: report each, naming the other, and treat
+ * both as bad.  Running both would start the job twice (one run finding
+ * the lock held) and show it twice in status; keeping one would let the
+ * order of readdir(3) choose which.  The operator renames one.
+ */
+static void
+runner_refuse_duplicates(struct found *f, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < n && f[i].job != NULL; j++) {
+			if (j == i || f[j].job == NULL ||
+			    strcmp(f[i].job->name, f[j].job->name) != 0)
+				continue;
+			log_err("%s: job name %s is also the name of the job "
+			    "in %s; neither file is run until one is renamed",
+			    f[i].file, f[i].job->name, f[j].file);
+			f[i].duplicate = true;
+			break;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (f[i].duplicate) {
+			job_free(f[i].job);
+			f[i].job = NULL;
+		}
+}
+
+/*
+ * Read every job file of the directory into t.  A bad file, or two files
+ * with one job name, are reported; a job already in t keeps its definition
+ * then.  Jobs whose file is gone are dropped unless running.  Returns 0,
+ * or -1 when the directory can't be read.
+ */
+static int
+runner_load(struct table *t, const char *dir)
+{
+	struct found *f;
+	struct slot *s, *nv;
+	size_t i, k, n;
+
+	if (runner_read_dir(dir, &f, &n) == -1)
+		return -1;
+	runner_refuse_duplicates(f, n);
+	for (i = 0; i < t->n; i++)
+		t->v[i].seen = false;
+	for (k = 0; k < n; k++) {
+		s = runner_find(t, f[k].file);
+		if (f[k].job == NULL) {
+			t->worst = SYNC_USAGE;
+			if (s != NULL) {
+				log_warn("%s: keeping its last good definition",
+				    f[k].file);
+				s->seen = true;
+			}
+			continue;
+		}
+		if (s != NULL) {
+			job_free(s->job);
+			s->job = f[k].job;
+			f[k].job = NULL;
+			s->seen = true;
+			continue;
+		}
+		if ((nv = realloc(t->v, (t->n + 1) * sizeof(*nv))) == NULL) {
+			log_err("out of memory");
+			break;
+		}
+		t->v = nv;
+		memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
+		t->v[t->n].job = f[k].job;
+		t->v[t->n].file = f[k].file;
+		t->v[t->n].locked = -1;
+		t->v[t->n].seen = true;
+		f[k].job = NULL;
+		f[k].file = NULL;
+		t->n++;
+	}
+	runner_found_free(f, n);
 	/* Gone from the directory: dropped once no longer running. */
 	for (i = 0; i < t->n; ) {
 		if (!t->v[i].seen && t->v[i].pid == 0) {

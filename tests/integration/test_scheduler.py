@@ -321,6 +321,25 @@ class TestDue(SchedulerBase):
         finally:
             os.close(fd)
 
+    def test_two_files_with_one_job_name_are_refused(self):
+        srv = self.server(self.upstream("src", {"f.txt": content(35, 100)}))
+        first = self.write_job("twin", srv.url, schedule="every 1h")
+        second = self.write_job("twin", srv.url, file_name="twin-copy.yaml", schedule="every 1h")
+        self.write_job("other", srv.url, schedule="every 1h")
+
+        due = self.ftpmirror("due")
+        self.assertExit(due, 2, "due with two files naming one job")
+        for this, that in ((first, second), (second, first)):
+            self.assertRegex(due.stderr, re.escape(this) + r": job name twin .*" + re.escape(that),
+                             helpers.describe(due))
+        self.assertEqual([(r["job"], r["status"]) for r in self.runs()], [("other", "ok")],
+                         "the duplicated job ran\n" + helpers.describe(due))
+
+        status = self.ftpmirror("status", "--json")
+        self.assertExit(status, 2, "status with two files naming one job")
+        jobs = [r["job"] for r in json.loads(status.stdout)]
+        self.assertLessEqual(jobs.count("twin"), 1, status.stdout)
+
 
 class TestDaemon(SchedulerBase):
 
