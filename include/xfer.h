@@ -21,7 +21,8 @@ struct xfer_opts {
 	const char	*ca_file;	/* or NULL for the system store */
 	const char	*netrc_file;	/* login and password from it, or NULL */
 	int		 timeout;	/* seconds without progress */
-	int64_t		 max_recv_speed; /* bytes/s per transfer, 0 = none */
+	int64_t		 max_recv_speed; /* bytes/s, all transfers together;
+					   0 = none */
 	int		 connections;	/* slots and control connections */
 	const char	*url;		/* the job's source, for the QUIT
 					   requests; NULL: libcurl logs out

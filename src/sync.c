@@ -517,10 +517,8 @@ sync_xfer_new(const struct job *job)
 	xo.timeout = job->timeout;
 	xo.connections = job->connections;
 	xo.url = job->source;
-	/* The cap is for the whole job: each connection gets its share. */
-	xo.max_recv_speed = job->bandwidth / job->connections;
-	if (job->bandwidth > 0 && xo.max_recv_speed == 0)
-		xo.max_recv_speed = 1;
+	/* The cap is for the whole job, shared by its connections. */
+	xo.max_recv_speed = job->bandwidth;
 	return xfer_new(&xo);
 }
 

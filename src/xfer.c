@@ -49,6 +49,7 @@ struct xfer_slot {
 	int64_t		 received;	/* body bytes handed to on_data */
 	int64_t		 last_byte_at;	/* when they were all in (us), or 0 */
 	bool		 paused;	/* since last_byte_at, until the reply */
+	bool		 rate_paused;	/* waiting for the bandwidth cap */
 	curl_socket_t	 wait_fd;	/* the control socket it comes on */
 	int		 nwatched;	/* sockets libcurl waits on for it */
 	bool		 nudged;	/* since it last had one (xfer_unstall) */
@@ -81,6 +82,8 @@ struct xfer {
 	int		 nslots;
 	int		 busy;
 	int		 capacity;	/* connections the server lets us have */
+	double		 tokens;	/* bytes the bandwidth cap allows now */
+	int64_t		 tokens_at;	/* when they were counted (us) */
 	int64_t		 admitted;	/* requests that got a logged-in
 					   connection */
 	struct xfer_req	*parked;	/* turned away at login: started again
@@ -403,6 +406,75 @@ xfer_linger_early(struct xfer *x, curl_socket_t fd)
 	}
 }
 
+/*
+ * The job's bandwidth cap, shared by its connections: may len bytes be
+ * taken now?  libcurl's own limit (7.88) reads bursts of megabytes and then
+ * waits seconds, which its low-speed check takes for a stall, and lets the
+ * bursts through anyway; a transfer paused here is not speed-checked, and
+ * the kernel's receive window holds the server back meanwhile.  At most a
+ * quarter second of unused allowance is saved; a chunk may overdraw it.
+ */
+static bool
+xfer_rate_allows(struct xfer *x, size_t len)
+{
+	int64_t now;
+	double most;
+
+	if (x->opts.max_recv_speed <= 0)
+		return true;
+	now = xfer_now_us();
+	most = (double)x->opts.max_recv_speed / 4;
+	x->tokens += (double)x->opts.max_recv_speed *
+	    (double)(now - x->tokens_at) / 1e6;
+	if (x->tokens > most)
+		x->tokens = most;
+	x->tokens_at = now;
+	if (x->tokens <= 0)
+		return false;
+	x->tokens -= (double)len;
+	return true;
+}
+
+/* Microseconds until the bandwidth cap allows bytes again. */
+static int64_t
+xfer_rate_wait(const struct xfer *x)
+{
+	if (x->tokens > 0)
+		return 0;
+	return (int64_t)(-x->tokens * 1e6 /
+	    (double)x->opts.max_recv_speed) + 1;
+}
+
+/* Is a transfer waiting for the bandwidth cap? */
+static bool
+xfer_rate_waiting(const struct xfer *x)
+{
+	int i;
+
+	for (i = 0; i < x->nslots; i++)
+		if (x->slots[i].rate_paused)
+			return true;
+	return false;
+}
+
+/* Let the transfers waiting for the cap go on, once it allows. */
+static void
+xfer_rate_resume(struct xfer *x)
+{
+	int i;
+
+	if (x->opts.max_recv_speed <= 0 || xfer_now_us() - x->tokens_at <
+	    xfer_rate_wait(x))
+		return;
+	for (i = 0; i < x->nslots; i++)
+		if (x->slots[i].rate_paused) {
+			x->slots[i].rate_paused = false;
+			/* Hands the held bytes to xfer_write_cb again. */
+			(void)curl_easy_pause(x->slots[i].easy,
+			    CURLPAUSE_CONT);
+		}
+}
+
 static size_t
 xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -411,6 +483,10 @@ xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 	if (slot->req.on_data == NULL)
 		return len;
+	if (!xfer_rate_allows(slot->x, len)) {
+		slot->rate_paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	/* libcurl hands the same bytes again when the transfer resumes. */
 	if (slot->last_byte_at == 0 && slot->req.expect > 0 &&
 	    slot->received + (int64_t)len >= slot->req.expect) {
@@ -568,9 +644,6 @@ xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
 	/* "No progress for timeout seconds" is less than 1 byte/s that long. */
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)o->timeout);
-	if (o->max_recv_speed > 0)
-		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
-		    (curl_off_t)o->max_recv_speed);
 	/*
 	 * libcurl's default 16 KiB costs a poll, a recv and a write per 16 KiB;
 	 * a big file then spends more time in system calls than on the wire.
@@ -605,6 +678,7 @@ xfer_new(const struct xfer_opts *o)
 	x->opts = *o;
 	x->nslots = o->connections > 0 ? o->connections : 1;
 	x->capacity = x->nslots;
+	x->tokens_at = xfer_now_us();
 	if ((x->user = strdup(o->user)) == NULL ||
 	    (x->password = strdup(o->password)) == NULL ||
 	    (o->ca_file && (x->ca_file = strdup(o->ca_file)) == NULL) ||
@@ -755,6 +829,7 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 	slot->received = 0;
 	slot->last_byte_at = 0;
 	slot->paused = false;
+	slot->rate_paused = false;
 	slot->nudged = false;
 	slot->fin_sent = false;
 	if (req->quote != NULL &&
@@ -875,6 +950,7 @@ xfer_release(struct xfer *x, struct xfer_slot *slot)
 	slot->quote = NULL;
 	slot->busy = false;
 	slot->paused = false;
+	slot->rate_paused = false;
 	x->busy--;
 }
 
@@ -1283,6 +1359,12 @@ xfer_drive(struct xfer *x, int timeout_ms)
 		if (wait < timeout_ms)
 			timeout_ms = wait > 0 ? (int)wait : 0;
 	}
+	if (xfer_rate_waiting(x)) {
+		wait = (x->tokens_at + xfer_rate_wait(x) - xfer_now_us() +
+		    999) / 1000;
+		if (wait < timeout_ms)
+			timeout_ms = wait > 0 ? (int)wait : 0;
+	}
 	if (poll(x->pfds, (nfds_t)(n + nwait), timeout_ms) == -1) {
 		if (errno == EINTR)
 			return 0;	/* a signal: the caller looks why */
@@ -1291,6 +1373,7 @@ xfer_drive(struct xfer *x, int timeout_ms)
 	}
 	if (nwait > 0)
 		xfer_linger_end(x, x->pfds + n);
+	xfer_rate_resume(x);
 	if ((i = xfer_pick_ready(x, n)) != -1) {
 		x->connecting = CURL_SOCKET_BAD;
 		if (xfer_act(x, x->pfds[i].fd,

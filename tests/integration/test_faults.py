@@ -1061,3 +1061,25 @@ class TestIdleTimeout(helpers.IntegrationTest):
             self.assertExit(result, 0, "sync %d with a download longer than the server's "
                             "idle timeout" % (n + 1))
             self.assertSameTree(remote, mirror.target)
+
+
+class TestBandwidth(helpers.IntegrationTest):
+    """`bandwidth:` caps the job's byte rate, all connections together, and
+    a transfer held back by the cap is not a stall: libcurl's own limit
+    read megabytes at once, then paused for seconds, which its low-speed
+    check (`timeout`) took for a stall, and the bursts broke the cap."""
+
+    def test_cap_kept_without_false_stalls(self):
+        remote = self.path("remote")
+        helpers.write_tree(remote, {"big/a.bin": (content("a", 1_600_000), BASE),
+                                    "big/b.bin": (content("b", 1_600_000), BASE + 1)})
+        server = servers.start_for(self, "pure-ftpd", remote)
+        mirror = helpers.Mirror(self.tmp, "capped", server.url, connections=2, retries=0,
+                                timeout=2, bandwidth="1M")
+        started = time.monotonic()
+        result = mirror.sync(timeout=60)
+        elapsed = time.monotonic() - started
+        self.assertExit(result, 0, "sync under a 1 MiB/s cap with a 2 s timeout")
+        self.assertSameTree(remote, mirror.target)
+        # 3.2 MB at 1 MiB/s: 3 s, less the quarter second saved at the start.
+        self.assertGreater(elapsed, 2.5, "the cap was not kept\n" + helpers.describe(result))
