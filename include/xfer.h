@@ -37,7 +37,6 @@ struct xfer_result {
 	int64_t		 bytes;		/* body bytes received */
 	int64_t		 filetime;	/* MDTM result, -1 unknown */
 	bool		 transient;	/* worth retrying */
-	bool		 refused_connect; /* could not connect or log in */
 	bool		 quote_rejected; /* the server refused req.quote */
 	bool		 file_refused;	/* a 5xx to RETR (or LIST): this file,
 					   not the session, is the problem */

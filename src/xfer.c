@@ -1089,8 +1089,6 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 		snprintf(e->error, sizeof(e->error), "%s", why);
 	e->r.transient = code != CURLE_OK && !slot->data_failed &&
 	    xfer_transient(code, reply);
-	/* Before the connection was usable: connect, TLS or login. */
-	e->r.refused_connect = code != CURLE_OK && !slot->requesting;
 	e->r.quote_rejected = code == CURLE_QUOTE_ERROR;
 	e->r.file_refused = (code == CURLE_REMOTE_FILE_NOT_FOUND ||
 	    code == CURLE_FTP_COULDNT_RETR_FILE) && reply >= 500 && reply < 600;
@@ -1430,7 +1428,6 @@ xfer_abort(struct xfer *x)
 		e.req = x->parked[--x->nparked];
 		e.r.code = CURLE_ABORTED_BY_CALLBACK;
 		e.r.error = "stopped before it could start again";
-		e.r.refused_connect = true;
 		e.req.on_done(e.req.arg, &e.r);
 	}
 }
