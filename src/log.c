@@ -58,6 +58,16 @@ log_vprint(enum log_level level, const char *fmt, va_list ap)
 	funlockfile(stderr);
 }
 
+void
+log_at(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vprint(level, fmt, ap);
+	va_end(ap);
+}
+
 /* Report an error: always shown. */
 void
 log_err(const char *fmt, ...)

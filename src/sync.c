@@ -589,14 +589,9 @@ sync_job(const struct job *job, struct state *st, const struct sync_opts *o)
 			 * by hand, a second scheduler) is routine: cron must
 			 * not mail it each time.  Still status 3.
 			 */
-			if (o->scheduled)
-				log_warn("%s: already running (pid %ld holds "
-				    "%s/%s)", job->name, holder, job->incoming,
-				    LOCK_NAME);
-			else
-				log_err("%s: already running (pid %ld holds "
-				    "%s/%s)", job->name, holder, job->incoming,
-				    LOCK_NAME);
+			log_at(o->scheduled ? LOG_LEVEL_WARN : LOG_LEVEL_ERR,
+			    "%s: already running (pid %ld holds %s/%s)",
+			    job->name, holder, job->incoming, LOCK_NAME);
 			rc = SYNC_LOCKED;
 			goto out;
 		}
