@@ -105,6 +105,7 @@ struct job_summary {
 	const char	*last_ok_at;	/* finished_at of the last ok run, or NULL */
 	int64_t		 last_ok;	/* the same in seconds, or -1 */
 	int64_t		 failures;	/* runs not ok since the last ok one */
+	bool		 failed;	/* the newest run's status is failed */
 	int64_t		 started;	/* newest run's start, seconds */
 	int64_t		 finished;	/* its end, seconds, or -1 */
 	struct {			/* the newest run that is over */

@@ -65,7 +65,13 @@ runner_next_due(const struct job *job, const struct job_summary *js,
 	} else
 		next = schedule_next(&job->schedule, js ? js->started : -1,
 		    now);
-	if (js != NULL && js->failures > 0 && js->finished >= 0) {
+	/*
+	 * Back off from a server that could not be used (failed), not after
+	 * a partial run: that one published, leaving out a file the server
+	 * refuses, say, which waiting longer would not mend.
+	 */
+	if (js != NULL && js->failures > 0 && js->finished >= 0 &&
+	    js->failed) {
 		/* 1, 2, 4 ... minutes; 60 << 9 is past the cap already. */
 		backoff = (int64_t)60 << (js->failures - 1 < 9 ?
 		    js->failures - 1 : 9);

@@ -749,6 +749,8 @@ state_summaries(struct state *st, const char *job,
 		js.started = state_column_time(s, 13);
 		js.finished = state_column_time(s, 14);
 		js.last_ok = state_column_time(s, 15);
+		js.failed = js.last.status != NULL &&
+		    strcmp(js.last.status, "failed") == 0;
 		js.done.status = state_column_text(s, 16);
 		js.done.counts.added = sqlite3_column_int64(s, 17);
 		js.done.counts.changed = sqlite3_column_int64(s, 18);

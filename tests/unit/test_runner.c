@@ -23,24 +23,28 @@ struct due_row {
 	const char	*schedule;	/* NULL: none */
 	bool		 ran;
 	int64_t		 started, finished, failures;
+	const char	*status;	/* of the newest run */
 	int64_t		 want;
 };
 
 static const struct due_row rows[] = {
-	{ "no schedule", NULL, false, 0, 0, 0, -1 },
-	{ "never ran: due now", "every 6h", false, 0, 0, 0, NOW },
-	{ "ran an hour ago", "every 6h", true, NOW - 3600, NOW - 3500, 0,
+	{ "no schedule", NULL, false, 0, 0, 0, NULL, -1 },
+	{ "never ran: due now", "every 6h", false, 0, 0, 0, NULL, NOW },
+	{ "ran an hour ago", "every 6h", true, NOW - 3600, NOW - 3500, 0, "ok",
 	  NOW - 3600 + 6 * 3600 },
-	{ "overdue", "every 1h", true, NOW - 7200, NOW - 7100, 0, NOW },
+	{ "overdue", "every 1h", true, NOW - 7200, NOW - 7100, 0, "ok", NOW },
 	{ "failed once: 1 minute back-off", "every 10s", true, NOW - 20,
-	  NOW - 10, 1, NOW - 10 + 60 },
+	  NOW - 10, 1, "failed", NOW - 10 + 60 },
 	{ "failed 3 times: 4 minutes", "every 10s", true, NOW - 20, NOW - 10,
-	  3, NOW - 10 + 240 },
+	  3, "failed", NOW - 10 + 240 },
 	{ "failing for long: 6 hours at most", "every 10s", true, NOW - 20,
-	  NOW - 10, 30, NOW - 10 + 6 * 3600 },
+	  NOW - 10, 30, "failed", NOW - 10 + 6 * 3600 },
 	{ "back-off shorter than the schedule", "every 1d", true,
-	  NOW - 3600, NOW - 3500, 1, NOW - 3600 + 86400 },
-	{ "cron in UTC", "0 3 * * *", true, NOW - 60, NOW - 50, 0,
+	  NOW - 3600, NOW - 3500, 1, "failed", NOW - 3600 + 86400 },
+	/* published, a file left out: the schedule, no back-off */
+	{ "partial runs: no back-off", "every 10s", true, NOW - 20, NOW - 10,
+	  3, "partial", NOW },
+	{ "cron in UTC", "0 3 * * *", true, NOW - 60, NOW - 50, 0, "ok",
 	  NOW + 3 * 3600 },
 };
 
@@ -64,6 +68,8 @@ test_next_due(void **state)
 		js.started = rows[i].started;
 		js.finished = rows[i].finished;
 		js.failures = rows[i].failures;
+		js.failed = rows[i].status != NULL &&
+		    strcmp(rows[i].status, "failed") == 0;
 		got = runner_next_due(&job, rows[i].ran ? &js : NULL, NOW);
 		if (got != rows[i].want)
 			fail_msg("%s: got %lld, want %lld", rows[i].what,
@@ -111,6 +117,7 @@ test_due_since(void **state)
 	js.started = NOW - 300;
 	js.finished = NOW - 290;
 	js.failures = 2;
+	js.failed = true;
 	assert_int_equal(runner_due_since(&job, &js, NOW), NOW - 290 + 120);
 	/* Cron: the minute that matched after the last run. */
 	assert_int_equal(schedule_parse("30 23 * * *", &job.schedule, NULL),
