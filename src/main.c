@@ -268,14 +268,17 @@ cmd_sync(struct globals *g, int argc, char **argv)
 		command_usage(argv[0]);
 		return SYNC_USAGE;
 	}
-	if ((db = db_path(g, !so.dry)) == NULL ||
-	    (st = state_open(db, so.dry)) == NULL)
-		return EXIT_SETUP;
 	install_signals();
 	for (i = optind; i < argc && !stop_requested; i++) {
 		if ((job = job_load(argv[i], g->jobs_dir, &errs)) == NULL) {
 			print_job_errors(&errs);
 			rc = SYNC_USAGE;
+		} else if (st == NULL && ((db = db_path(g, !so.dry)) == NULL ||
+		    (st = state_open(db, so.dry)) == NULL)) {
+			/* Opened for the first good job: a typo makes none. */
+			job_free(job);
+			worst = EXIT_SETUP;
+			break;
 		} else {
 			rc = sync_job(job, st, &so);
 			job_free(job);

@@ -99,6 +99,8 @@ class TestCheck(helpers.IntegrationTest):
         except BlockingIOError:
             pass
         self.assertFalse(os.path.exists(self.path("mirror")), "sync of an invalid job created its target")
+        mirror = self.mirror()
+        self.assertFalse(os.path.exists(mirror.db), "sync of an invalid job created the database")
 
 
 class TestRemoteUnusable(helpers.IntegrationTest):
