@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@ struct xfer_slot {
 	struct xfer_req	 req;		/* the request in flight */
 	struct curl_slist *quote;
 	char		 errbuf[CURL_ERROR_SIZE];
+	char		 last_reply[128]; /* the server's last final reply line */
 	int		 data_failed;	/* on_data asked to stop */
 	/* Ending a download without stalling the others (xfer_linger). */
 	bool		 requesting;	/* connected: new sockets are data */
@@ -73,7 +75,7 @@ struct xfer_watch {
 struct xfer_ended {
 	struct xfer_req	 req;
 	struct xfer_result r;
-	char		 error[CURL_ERROR_SIZE + 64]; /* r.error's text */
+	char		 error[CURL_ERROR_SIZE + 160]; /* r.error's text */
 };
 
 struct xfer {
@@ -502,12 +504,35 @@ xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return len;
 }
 
+/*
+ * Keep a final reply line ("421 Too many connections"), printable and cut
+ * to size: its words say more than libcurl's for an error (which reads
+ * "Timeout was reached" for a 421).
+ */
+static void
+xfer_keep_reply(struct xfer_slot *slot, const char *line, size_t len)
+{
+	size_t i, n = 0;
+
+	if (len < 4 || !isdigit((unsigned char)line[0]) ||
+	    !isdigit((unsigned char)line[1]) ||
+	    !isdigit((unsigned char)line[2]) || line[3] != ' ')
+		return;
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	for (i = 0; i < len && n + 1 < sizeof(slot->last_reply); i++)
+		slot->last_reply[n++] = isprint((unsigned char)line[i]) ?
+		    line[i] : '?';
+	slot->last_reply[n] = '\0';
+}
+
 static size_t
 xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct xfer_slot *slot = userdata;
 	size_t len = size * nmemb;
 
+	xfer_keep_reply(slot, ptr, len);
 	if (slot->req.on_reply)
 		slot->req.on_reply(slot->req.arg, ptr, len);
 	return len;
@@ -822,6 +847,7 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 	e = slot->easy;
 	slot->req = *req;
 	slot->errbuf[0] = '\0';
+	slot->last_reply[0] = '\0';
 	slot->data_failed = 0;
 	slot->requesting = false;
 	slot->data_fd = CURL_SOCKET_BAD;
@@ -1010,8 +1036,11 @@ xfer_park(struct xfer *x, struct xfer_slot *slot, CURLcode code, long reply)
 	x->parked[x->nparked++] = slot->req;
 	if (away) {
 		x->capacity--;
-		log_warn("the server turned one more connection away (reply "
-		    "%ld): going on with %d", reply, x->capacity);
+		if (slot->last_reply[0] == '\0')
+			snprintf(slot->last_reply, sizeof(slot->last_reply),
+			    "%ld", reply);
+		log_warn("the server turned one more connection away (%s): "
+		    "going on with %d", slot->last_reply, x->capacity);
 	} else
 		log_debug("a connection the server closed while it idled "
 		    "(reply %ld): starting the request again", reply);
@@ -1082,7 +1111,11 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	e->r.filetime = (int64_t)filetime;
 	why = slot->errbuf[0] ? slot->errbuf : curl_easy_strerror(code);
 	/* libcurl's words for a reply can mislead (421 reads "timeout"). */
-	if (code != CURLE_OK && reply >= 400)
+	if (code != CURLE_OK && reply >= 400 &&
+	    strtol(slot->last_reply, NULL, 10) == reply)
+		snprintf(e->error, sizeof(e->error), "%s (server reply %s)",
+		    why, slot->last_reply);
+	else if (code != CURLE_OK && reply >= 400)
 		snprintf(e->error, sizeof(e->error), "%s (server reply %ld)",
 		    why, reply);
 	else

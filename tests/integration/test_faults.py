@@ -1033,6 +1033,8 @@ class TestConnectionLimit(helpers.IntegrationTest):
             result = mirror.sync()
             self.assertExit(result, 0, "sync %d against a server that allows 2 connections" % n)
             self.assertIn("going on with 2", result.stderr, helpers.describe(result))
+            # In the server's words, not libcurl's "Timeout was reached".
+            self.assertRegex(result.stderr, r"away \(421 [^)]*connections", helpers.describe(result))
             self.assertSameTree(remote, mirror.target, " after sync %d" % n)
 
 
