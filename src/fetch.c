@@ -706,6 +706,8 @@ check_on_done(void *arg, const struct xfer_result *res)
 	} else if (res->code == 0 || res->quote_rejected) {
 		have = c->reply_len > 0 && listing_parse_mdtm(c->reply,
 		    c->reply_len, &remote) == 0;
+		if (have)
+			remote = run_local_time(r, remote);
 		if (have && state_scan_set_mtime(r->state, c->row.id, remote,
 		    MTIME_SECOND, now) == -1)
 			goto dbfail;

@@ -86,6 +86,7 @@ struct xfer {
 	int		 capacity;	/* connections the server lets us have */
 	double		 tokens;	/* bytes the bandwidth cap allows now */
 	int64_t		 tokens_at;	/* when they were counted (us) */
+	int		 rate_next;	/* the slot resumed first next time */
 	int64_t		 admitted;	/* requests that got a logged-in
 					   connection */
 	struct xfer_req	*parked;	/* turned away at login: started again
@@ -459,22 +460,38 @@ xfer_rate_waiting(const struct xfer *x)
 	return false;
 }
 
-/* Let the transfers waiting for the cap go on, once it allows. */
+static void xfer_finish(struct xfer *x, struct xfer_slot *slot,
+    CURLcode code);
+
+/*
+ * Let the transfers waiting for the cap go on, once it allows, each in
+ * turn: the first resumed takes the allowance (a chunk may overdraw it),
+ * so the next refill starts with the one after it.
+ */
 static void
 xfer_rate_resume(struct xfer *x)
 {
-	int i;
+	struct xfer_slot *slot;
+	CURLcode rc;
+	int i, k;
 
 	if (x->opts.max_recv_speed <= 0 || xfer_now_us() - x->tokens_at <
 	    xfer_rate_wait(x))
 		return;
-	for (i = 0; i < x->nslots; i++)
-		if (x->slots[i].rate_paused) {
-			x->slots[i].rate_paused = false;
-			/* Hands the held bytes to xfer_write_cb again. */
-			(void)curl_easy_pause(x->slots[i].easy,
-			    CURLPAUSE_CONT);
-		}
+	for (k = 0; k < x->nslots; k++) {
+		i = (x->rate_next + k) % x->nslots;
+		slot = &x->slots[i];
+		if (!slot->rate_paused)
+			continue;
+		x->rate_next = i + 1;
+		slot->rate_paused = false;
+		/* Hands the held bytes to on_data again, which may fail. */
+		if ((rc = curl_easy_pause(slot->easy, CURLPAUSE_CONT)) !=
+		    CURLE_OK)
+			xfer_finish(x, slot, rc);
+		if (x->tokens <= 0)
+			break;
+	}
 }
 
 static size_t
@@ -493,8 +510,10 @@ xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	if (slot->last_byte_at == 0 && slot->req.expect > 0 &&
 	    slot->received + (int64_t)len >= slot->req.expect) {
 		slot->last_byte_at = xfer_now_us();
-		if (xfer_linger(slot))
+		if (xfer_linger(slot)) {
+			slot->x->tokens += (double)len;	/* charged again then */
 			return CURL_WRITEFUNC_PAUSE;
+		}
 	}
 	if (slot->req.on_data(slot->req.arg, ptr, len) == -1) {
 		slot->data_failed = 1;
@@ -1460,6 +1479,7 @@ xfer_abort(struct xfer *x)
 		memset(&e, 0, sizeof(e));
 		e.req = x->parked[--x->nparked];
 		e.r.code = CURLE_ABORTED_BY_CALLBACK;
+		e.r.filetime = -1;
 		e.r.error = "stopped before it could start again";
 		e.req.on_done(e.req.arg, &e.r);
 	}

@@ -19,6 +19,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -1085,3 +1086,52 @@ class TestBandwidth(helpers.IntegrationTest):
         self.assertSameTree(remote, mirror.target)
         # 3.2 MB at 1 MiB/s: 3 s, less the quarter second saved at the start.
         self.assertGreater(elapsed, 2.5, "the cap was not kept\n" + helpers.describe(result))
+
+    def test_connections_share_the_cap(self):
+        """Every transfer gets its turn: the first resumed must not take
+        the cap alone while the others wait a whole file (a data connection
+        idle that long may be dropped by the server)."""
+        remote = self.path("remote")
+        helpers.write_tree(remote, {"f%d.bin" % i: (content("f%d" % i, 2_000_000), BASE + i)
+                                    for i in range(3)})
+        server = servers.start_for(self, "pure-ftpd", remote)
+        mirror = helpers.Mirror(self.tmp, "shared", server.url, connections=3, retries=0,
+                                timeout=5, bandwidth="1M")
+        proc, out, err = mirror.start_sync()
+        self.addCleanup(helpers.stop_process, proc)
+        time.sleep(2.5)
+        sizes = sorted(os.path.getsize(os.path.join(mirror.incoming, n))
+                       for n in os.listdir(mirror.incoming) if n.isdigit())
+        self.assertEqual(len(sizes), 3, "staged files after 2.5 s: %s" % sizes)
+        self.assertGreater(sizes[0], 300_000, "a transfer starved under the cap: %s" % sizes)
+        self.assertEqual(proc.wait(timeout=30), 0, outputs(out, err))
+
+
+class TestFarTimesOverList(helpers.IntegrationTest):
+    """Over LIST, a file dated beyond what the target's file system keeps
+    (2500 on tmpfs upstream; ext4 keeps up to 2446) is checked with MDTM
+    on every run, and that MDTM time must be compared as the local file
+    system keeps it, or the file is fetched again every run.  vsftpd (LIST
+    only) prints the year of a future time; pure-ftpd and pyftpdlib print
+    "Jan 01 00:00", which no client can place four centuries ahead."""
+
+    def test_far_future_file(self):
+        if not os.path.isdir("/dev/shm"):
+            self.skipTest("no /dev/shm")
+        remote = tempfile.mkdtemp(prefix="ftpmirror-far-", dir="/dev/shm")
+        self.addCleanup(shutil.rmtree, remote, True)
+        far = 16_725_225_600   # 2500-01-01
+        helpers.write_tree(remote, {"far": (content("far", 1000), far),
+                                    "near": (content("near", 500), BASE)})
+        server = servers.start_for(self, "vsftpd", remote)
+        mirror = helpers.Mirror(self.tmp, "far", server.url, connections=1, retries=0,
+                                timeout=10)
+        self.assertExit(mirror.sync(), 0, "first sync")
+        for n in (2, 3):
+            before = len(mirror.runs())
+            result = mirror.sync()
+            self.assertExit(result, 0, "sync %d" % n)
+            run = self.new_run(mirror, before, result)
+            self.assertEqual((run["files_changed"], run["bytes_downloaded"]), (0, 0),
+                             "sync %d fetched the far file again: %s" % (n, run))
+
