@@ -46,7 +46,8 @@ int fetch_clean_incoming(struct run *r);
 /*
  * Learn the range of file times the local file system stores (ext4 keeps
  * 1901 to 2446, XFS without bigtime and small-inode ext4 stop at 2038)
- * into r->time_min and r->time_max; the whole range when it can't tell.
+ * into r->time_min and r->time_max, which stay as they are (the whole
+ * range, from sync_job) where it can't tell.
  */
 void fetch_probe_times(struct run *r);
 

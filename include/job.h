@@ -100,6 +100,16 @@ struct job *job_parse_buf(const char *file, const char *buf, size_t len,
 struct job *job_load(const char *spec, const char *jobs_dir,
     struct job_errors *errs);
 
+/* Does spec name a job file rather than a job (job_load's rule)? */
+bool job_spec_is_path(const char *spec);
+
+/*
+ * Is there no file for the job called name in jobs_dir, neither NAME.yaml
+ * nor NAME.yml?  Anything else (even a file that can't be read) is for
+ * job_load to report.
+ */
+bool job_file_missing(const char *name, const char *jobs_dir);
+
 /*
  * A job with every default for a bare ftp:// URL (for `ls`), the URL
  * checked as a source is.  Returns it, or NULL with the reasons in errs.

@@ -358,10 +358,11 @@ out:
 static bool
 crawl_is_own_trace(const struct job *job, const char *path)
 {
-	size_t n = strlen(job->target);
+	size_t n;
 
 	if (job->trace_file == NULL)
 		return strcmp(path, ".ftpmirror") == 0;
+	n = strlen(job->target);
 	return strncmp(job->trace_file, job->target, n) == 0 &&
 	    job->trace_file[n] == '/' && strcmp(job->trace_file + n + 1,
 	    path) == 0;

@@ -513,8 +513,6 @@ fetch_probe_times(struct run *r)
 	char name[64];
 	int fd;
 
-	r->time_min = INT64_MIN;
-	r->time_max = INT64_MAX;
 	snprintf(name, sizeof(name), ".time-probe.%ld", (long)getpid());
 	if ((fd = openat(r->incoming_fd, name, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)

@@ -1949,15 +1949,33 @@ out:
 	return rc;
 }
 
-/* Does a spec name a file rather than a job? */
-static bool
-spec_is_path(const char *spec)
+bool
+job_spec_is_path(const char *spec)
 {
 	size_t	 n = strlen(spec);
 
 	return strchr(spec, '/') != NULL ||
 	    (n >= 5 && strcmp(spec + n - 5, ".yaml") == 0) ||
 	    (n >= 4 && strcmp(spec + n - 4, ".yml") == 0);
+}
+
+bool
+job_file_missing(const char *name, const char *jobs_dir)
+{
+	static const char *const ext[] = { ".yaml", ".yml" };
+	char file[PATH_MAX];
+	struct stat sb;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		n = snprintf(file, sizeof(file), "%s/%s%s", jobs_dir, name,
+		    ext[i]);
+		if (n < 0 || (size_t)n >= sizeof(file) ||
+		    stat(file, &sb) == 0 || errno != ENOENT)
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -2001,7 +2019,7 @@ job_load(const char *spec, const char *jobs_dir, struct job_errors *errs)
 
 	if (jobs_dir == NULL)
 		jobs_dir = JOB_JOBS_DIR;
-	if (spec_is_path(spec)) {
+	if (job_spec_is_path(spec)) {
 		if ((file = strdup(spec)) == NULL)
 			goto oom;
 		e = read_file(file, JOB_MAX_FILE, &buf, &len);

@@ -135,44 +135,6 @@ print_job_errors(struct job_errors *errs)
 	job_errors_free(errs);
 }
 
-/*
- * Does a JOB argument name a job file rather than a job?  The rule of
- * job_load: it contains a '/' or ends in .yaml or .yml.
- */
-static bool
-spec_is_path(const char *spec)
-{
-	size_t n = strlen(spec);
-
-	return strchr(spec, '/') != NULL ||
-	    (n >= 5 && strcmp(spec + n - 5, ".yaml") == 0) ||
-	    (n >= 4 && strcmp(spec + n - 4, ".yml") == 0);
-}
-
-/*
- * Is there no file for the job called name in jobs_dir, neither NAME.yaml
- * nor NAME.yml?  Anything else (even a file that can't be read) is for
- * job_load to report.
- */
-static bool
-job_file_missing(const char *name, const char *jobs_dir)
-{
-	static const char *const ext[] = { ".yaml", ".yml" };
-	char file[PATH_MAX];
-	struct stat sb;
-	size_t i;
-	int n;
-
-	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
-		n = snprintf(file, sizeof(file), "%s/%s%s", jobs_dir, name,
-		    ext[i]);
-		if (n < 0 || (size_t)n >= sizeof(file) ||
-		    stat(file, &sb) == 0 || errno != ENOENT)
-			return false;
-	}
-	return true;
-}
-
 static void
 count_summary(void *arg, const struct job_summary *js)
 {
@@ -452,7 +414,7 @@ cmd_history(struct globals *g, int argc, char **argv)
 		return SYNC_USAGE;
 	}
 	/* Runs are kept by job name: a job file stands for the name in it. */
-	if (job != NULL && spec_is_path(job)) {
+	if (job != NULL && job_spec_is_path(job)) {
 		if ((loaded = job_load(job, g->jobs_dir, &errs)) == NULL) {
 			print_job_errors(&errs);
 			return SYNC_USAGE;
@@ -673,7 +635,7 @@ cmd_status(struct globals *g, int argc, char **argv)
 	}
 	if (optind < argc)
 		spec = argv[optind];
-	if ((spec == NULL || !spec_is_path(spec)) &&
+	if ((spec == NULL || !job_spec_is_path(spec)) &&
 	    jobs_dir_check(g, &no_jobs_dir) == -1)
 		return EXIT_SETUP;
 	if ((db = db_path(g, true)) == NULL ||
@@ -684,7 +646,7 @@ cmd_status(struct globals *g, int argc, char **argv)
 	 * it is next due), else by name from its runs alone.
 	 */
 	if (spec != NULL) {
-		if (spec_is_path(spec) ||
+		if (job_spec_is_path(spec) ||
 		    !job_file_missing(spec, g->jobs_dir)) {
 			if ((job = job_load(spec, g->jobs_dir, &errs)) ==
 			    NULL) {

@@ -454,7 +454,7 @@ xfer_rate_waiting(const struct xfer *x)
 {
 	int i;
 
-	for (i = 0; i < x->nslots; i++)
+	for (i = 0; x->opts.max_recv_speed > 0 && i < x->nslots; i++)
 		if (x->slots[i].rate_paused)
 			return true;
 	return false;
@@ -511,7 +511,8 @@ xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	    slot->received + (int64_t)len >= slot->req.expect) {
 		slot->last_byte_at = xfer_now_us();
 		if (xfer_linger(slot)) {
-			slot->x->tokens += (double)len;	/* charged again then */
+			if (slot->x->opts.max_recv_speed > 0)
+				slot->x->tokens += (double)len; /* again then */
 			return CURL_WRITEFUNC_PAUSE;
 		}
 	}
