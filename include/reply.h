@@ -51,9 +51,9 @@ int reply_next_line(const char *buf, size_t length, size_t *pos,
 /*
  * The port of a 229 reply, "229 Entering Extended Passive Mode
  * (|||6446|)" (RFC 2428): after a '(', a delimiter (any byte from 33 to
- * 126, usually '|') three times, the port, the delimiter again.  text is the reply's last line, code included (as in
- * struct reply); the code is not checked.  Returns the port, 1..65535, or
- * -1 when there is none.
+ * 126, usually '|') three times, the port, the delimiter again.  text is
+ * the reply's last line, code included (as in struct reply); the code is
+ * not checked.  Returns the port, 1..65535, or -1 when there is none.
  */
 int reply_epsv_port(const char *text, size_t len);
 
