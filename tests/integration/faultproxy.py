@@ -155,6 +155,7 @@ class FaultProxy:
         self._session_no = 0
         self._count_all = 0
         self.threads = []
+        self.split_lines = False    # forward each command in a write of its own
 
     # ------------------------------------------------------------ life cycle
 
@@ -409,8 +410,19 @@ class _Session:
         finally:
             self.close()
 
-    # client -> server: one command per line
+    # client -> server: one command per line, but the lines of one read
+    # forwarded in one write, as a router would: a client that pipelines
+    # commands ("RETR a\r\nEPSV\r\n") must not see them split apart
     def _client_lines(self):
+        out = []
+        try:
+            return self._client_line_each(out)
+        finally:
+            for chunk in (out if self.proxy.split_lines else [b"".join(out)]):
+                if chunk:
+                    self.server.sendall(chunk)
+
+    def _client_line_each(self, out):
         p = self.proxy
         while b"\n" in self.cbuf:
             line, self.cbuf = self.cbuf.split(b"\n", 1)
@@ -455,7 +467,7 @@ class _Session:
             if rule is not None:
                 p._fault("delay", "session %d: reply to %s held %.1f s" % (self.number, verb, rule.seconds))
                 self.reply_delay = (rule.seconds, rule.final)
-            self.server.sendall(line + b"\n")
+            out.append(line + b"\n")
         return True
 
     # server -> client: rewrite passive replies
