@@ -45,6 +45,8 @@ struct job {
 	struct schedule	 schedule;
 	int		 connections;	/* 1..64, default 4 */
 	bool		 passive;	/* default true */
+	bool		 pipelining;	/* our own FTP engine where it can
+					   serve; default true */
 	enum job_listing listing;
 	char		*timezone;	/* IANA name, default "UTC" */
 	struct job_strings exclude;

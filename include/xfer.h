@@ -1,6 +1,7 @@
 /*
- * xfer.h: the transfer engine.  It owns libcurl's multi handle and a fixed
- * number of slots (one per allowed control connection).  Callers start
+ * xfer.h: the transfer engine.  It owns libcurl's multi handle, or our own
+ * pipelining FTP connections (ftpconn.h), and a fixed number of slots (one
+ * per allowed control connection).  Callers start
  * requests on free slots and pump the engine; libcurl keeps the control
  * connections open and reuses them across requests, so each logs in once.
  * The engine knows nothing of listings, files or policy.
@@ -27,6 +28,8 @@ struct xfer_opts {
 	const char	*url;		/* the job's source, for the QUIT
 					   requests; NULL: libcurl logs out
 					   at cleanup, one by one */
+	bool		 pipelining;	/* our own FTP engine where it can
+					   serve (ftpconn.h), else libcurl */
 };
 
 /* How a request ended. */
@@ -40,6 +43,9 @@ struct xfer_result {
 	bool		 quote_rejected; /* the server refused req.quote */
 	bool		 file_refused;	/* a 5xx to RETR (or LIST): this file,
 					   not the session, is the problem */
+	bool		 retry_free;	/* the engine broke it (a server that
+					   mishandles pipelining), after some
+					   data: retry without spending a try */
 };
 
 /* What to do.  Pointers are borrowed until on_done has run. */

@@ -613,7 +613,8 @@ crawl_on_done(void *arg, const struct xfer_result *got)
 	struct xfer_result refused = *got, *res = &refused;
 	struct run *r = cl->r;
 	const char *shown = cl->dir.path[0] ? cl->dir.path : "(root)";
-	int tries = cl->dir.tries + 1;
+	/* A listing the engine broke (xfer_result.retry_free) is free. */
+	int tries = cl->dir.tries + (got->retry_free ? 0 : 1);
 	enum scan_state next;
 	int64_t not_before = 0;
 

@@ -50,7 +50,7 @@ enum key_id {
 	K_CA_FILE, K_PUBLISH, K_PUBLISH_LAST, K_KEEP_SNAPSHOTS,
 	K_VERIFY_MANIFESTS, K_VERIFY_REMOTE_HASH, K_VERIFY_COMMAND,
 	K_HISTORY_DAYS, K_METRICS_FILE, K_TRACE_FILE, K_VERIFY_TIMEOUT,
-	K_PASSWORD_ENV, K_NETRC_FILE, K_FSYNC,
+	K_PASSWORD_ENV, K_NETRC_FILE, K_FSYNC, K_PIPELINING,
 	K_COUNT
 };
 
@@ -203,6 +203,8 @@ static const struct key keys[K_COUNT] = {
 				  0, false, false },
 	[K_FSYNC] =		{ "fsync", set_bool, OFF(fsync), 0, 0, false,
 				  false },
+	[K_PIPELINING] =	{ "pipelining", set_bool, OFF(pipelining), 0, 0,
+				  false, false },
 };
 
 /* Files published last when the job does not say (Debian and GNU style). */
@@ -1650,6 +1652,7 @@ job_new(const char *file)
 	job->schedule.kind = SCHEDULE_NONE;
 	job->connections = 4;
 	job->passive = true;
+	job->pipelining = true;
 	job->listing = JOB_LISTING_AUTO;
 	job->delete = true;
 	job->fsync = true;

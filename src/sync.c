@@ -511,6 +511,7 @@ sync_xfer_new(const struct job *job)
 	xo.user = job->user;
 	xo.password = job->password;
 	xo.passive = job->passive;
+	xo.pipelining = job->pipelining;
 	xo.tls_required = job->tls == JOB_TLS_REQUIRED;
 	xo.ca_file = job->ca_file;
 	xo.netrc_file = job->netrc_file;

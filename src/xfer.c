@@ -29,13 +29,16 @@
 
 #include <curl/curl.h>
 
+#include "ftpconn.h"
 #include "log.h"
 #include "thread.h"
 #include "xfer.h"
 
 struct xfer_slot {
 	struct xfer	*x;
-	CURL		*easy;
+	CURL		*easy;		/* libcurl's engine, or: */
+	struct ftpconn	*conn;		/* our own, this slot's connection */
+	int		 pfd_at, npfd;	/* its sockets in x->pfds */
 	bool		 busy;
 	struct xfer_req	 req;		/* the request in flight */
 	struct curl_slist *quote;
@@ -79,7 +82,9 @@ struct xfer_ended {
 };
 
 struct xfer {
-	CURLM		*multi;
+	CURLM		*multi;		/* NULL with our own engine */
+	struct ftpconn_server *own;	/* our own engine's server, or NULL */
+	char		*own_host, *own_port;
 	struct xfer_slot *slots;
 	int		 nslots;
 	int		 busy;
@@ -711,12 +716,88 @@ xfer_setup_common(struct xfer *x, struct xfer_slot *slot)
 	}
 }
 
+/* Why our own engine (ftpconn.h) can't serve o's job, or NULL. */
+static const char *
+xfer_own_unfit(const struct xfer_opts *o)
+{
+	if (!o->pipelining)
+		return "pipelining: false";
+	if (o->url == NULL || strncmp(o->url, "ftp://", 6) != 0)
+		return "not an ftp:// source";
+	if (o->tls_required)
+		return "TLS";
+	if (!o->passive)
+		return "active mode";
+	if (o->netrc_file != NULL)
+		return "a netrc file";
+	if (o->max_recv_speed > 0)
+		return "a bandwidth cap";
+	return NULL;
+}
+
+/*
+ * Our own engine for x, when it can serve: the server's host and port from
+ * the job's URL, and a connection per slot.  Returns 1 when it does, 0
+ * when libcurl's engine is to, -1 out of memory.
+ */
+static int
+xfer_own_new(struct xfer *x)
+{
+	const char *why = xfer_own_unfit(&x->opts);
+	char *host = NULL, *port = NULL;
+	size_t n;
+	CURLU *u;
+	int i, rc = -1;
+
+	if (why != NULL) {
+		log_debug("own FTP engine not used: %s", why);
+		return 0;
+	}
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, x->home, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK) {
+		/* libcurl's engine names the fault, request by request. */
+		log_debug("own FTP engine not used: a URL it cannot read");
+		rc = 0;
+		goto out;
+	}
+	/* getaddrinfo takes an IPv6 address without its brackets. */
+	n = strlen(host);
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	if ((x->own_host = strdup(host)) == NULL ||
+	    (x->own_port = strdup(port)) == NULL ||
+	    (x->own = calloc(1, sizeof(*x->own))) == NULL)
+		goto out;
+	x->own->host = x->own_host;
+	x->own->port = x->own_port;
+	x->own->user = x->user;
+	x->own->password = x->password;
+	x->own->timeout = x->opts.timeout > 0 ? x->opts.timeout : 60;
+	x->own->pipe = FTPCONN_PIPE_PROBE;
+	for (i = 0; i < x->nslots; i++)
+		if ((x->slots[i].conn = ftpconn_new(x->own)) == NULL)
+			goto out;
+	log_debug("own FTP engine: pipelining EPSV behind each transfer");
+	rc = 1;
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 /* Create the engine with o->connections slots. */
 struct xfer *
 xfer_new(const struct xfer_opts *o)
 {
 	struct xfer *x;
-	int i;
+	int i, own;
 
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		goto oom;
@@ -741,6 +822,15 @@ xfer_new(const struct xfer_opts *o)
 	if ((x->ended = calloc((size_t)x->capended,
 	    sizeof(*x->ended))) == NULL)
 		goto oom;
+	x->opts.user = x->user;
+	x->opts.password = x->password;
+	x->opts.ca_file = x->ca_file;
+	x->opts.netrc_file = x->netrc_file;
+	x->opts.url = x->home;
+	if ((own = xfer_own_new(x)) == -1)
+		goto oom;
+	if (own == 1)
+		return x;
 	if ((x->multi = curl_multi_init()) == NULL)
 		goto oom;
 	/*
@@ -758,11 +848,6 @@ xfer_new(const struct xfer_opts *o)
 	curl_multi_setopt(x->multi, CURLMOPT_SOCKETDATA, x);
 	curl_multi_setopt(x->multi, CURLMOPT_TIMERFUNCTION, xfer_timer_cb);
 	curl_multi_setopt(x->multi, CURLMOPT_TIMERDATA, x);
-	x->opts.user = x->user;
-	x->opts.password = x->password;
-	x->opts.ca_file = x->ca_file;
-	x->opts.netrc_file = x->netrc_file;
-	x->opts.url = x->home;
 	for (i = 0; i < x->nslots; i++) {
 		x->slots[i].x = x;
 		x->slots[i].data_fd = CURL_SOCKET_BAD;
@@ -790,9 +875,14 @@ xfer_free(struct xfer *x)
 		pthread_join(x->closer, NULL);
 	else
 		xfer_close_all(x);
-	for (i = 0; x->slots && i < x->nslots; i++)
+	for (i = 0; x->slots && i < x->nslots; i++) {
 		curl_easy_cleanup(x->slots[i].easy);
+		ftpconn_free(x->slots[i].conn);
+	}
 	free(x->slots);
+	free(x->own);
+	free(x->own_host);
+	free(x->own_port);
 	free(x->watch);
 	free(x->pfds);
 	free(x->ended);
@@ -878,6 +968,13 @@ xfer_start(struct xfer *x, const struct xfer_req *req)
 	slot->rate_paused = false;
 	slot->nudged = false;
 	slot->fin_sent = false;
+	if (x->own != NULL) {
+		if (ftpconn_start(slot->conn, req, xfer_now_us()) == -1)
+			return -1;
+		slot->busy = true;
+		x->busy++;
+		return 0;
+	}
 	if (req->quote != NULL &&
 	    (slot->quote = curl_slist_append(NULL, req->quote)) == NULL) {
 		log_err("out of memory");
@@ -989,11 +1086,13 @@ xfer_cut_short(const struct xfer_slot *slot, CURLcode code, long reply)
 static void
 xfer_release(struct xfer *x, struct xfer_slot *slot)
 {
-	curl_multi_remove_handle(x->multi, slot->easy);
-	/* The handle lives on: it must not keep a pointer to freed memory. */
-	curl_easy_setopt(slot->easy, CURLOPT_PREQUOTE, NULL);
-	curl_slist_free_all(slot->quote);
-	slot->quote = NULL;
+	if (x->multi != NULL) {
+		curl_multi_remove_handle(x->multi, slot->easy);
+		/* The handle lives on: no pointer to freed memory in it. */
+		curl_easy_setopt(slot->easy, CURLOPT_PREQUOTE, NULL);
+		curl_slist_free_all(slot->quote);
+		slot->quote = NULL;
+	}
 	slot->busy = false;
 	slot->paused = false;
 	slot->rate_paused = false;
@@ -1008,32 +1107,32 @@ xfer_release(struct xfer *x, struct xfer_slot *slot)
  * failure as any other.
  */
 static bool
-xfer_turned_away(const struct xfer *x, const struct xfer_slot *slot,
-    CURLcode code, long reply)
+xfer_turned_away(const struct xfer *x, const struct ftpconn_end *e)
 {
-	return code != CURLE_OK && !slot->requesting && !x->logging_out &&
-	    (x->admitted > 0 || x->busy > 1) && x->capacity > 1 &&
-	    (reply == 421 || reply == 530);
+	int64_t admitted = x->admitted + (x->own ? x->own->admitted : 0);
+
+	return e->code != CURLE_OK && !e->admitted && !x->logging_out &&
+	    (admitted > 0 || x->busy > 1) && x->capacity > 1 &&
+	    (e->reply == 421 || e->reply == 530);
 }
 
 /*
- * Did slot's request meet a connection the server had closed while it
+ * Did the request meet a connection the server had closed while it
  * idled (vsftpd's idle_session_timeout, proftpd's TimeoutIdle: a 421, or
  * the connection gone), before anything of the request was done?  libcurl
  * 7.88 reuses such a connection unless its once-a-second sweep found it
  * first.  Not the request's fault: a connection that was not reused is.
+ * Nor is one that a server broke by acting on a pipelined command during
+ * the transfer, before any of its data came.
  */
 static bool
-xfer_found_dead(const struct xfer *x, const struct xfer_slot *slot,
-    CURLcode code, long reply)
+xfer_found_dead(const struct xfer *x, const struct ftpconn_end *e)
 {
-	long connects = 1;
-
-	curl_easy_getinfo(slot->easy, CURLINFO_NUM_CONNECTS, &connects);
-	return code != CURLE_OK && slot->requesting && connects == 0 &&
-	    !x->logging_out && !slot->data_opened && slot->received == 0 &&
-	    (reply == 421 || code == CURLE_SEND_ERROR ||
-	    code == CURLE_RECV_ERROR);
+	if (e->code == CURLE_OK || x->logging_out || e->received > 0)
+		return false;
+	return e->engine_fault || (e->admitted && e->reused &&
+	    !e->data_opened && (e->reply == 421 ||
+	    e->code == CURLE_SEND_ERROR || e->code == CURLE_RECV_ERROR));
 }
 
 /*
@@ -1042,12 +1141,12 @@ xfer_found_dead(const struct xfer *x, const struct xfer_slot *slot,
  * must be reported as it ended.
  */
 static bool
-xfer_park(struct xfer *x, struct xfer_slot *slot, CURLcode code, long reply)
+xfer_park(struct xfer *x, struct xfer_slot *slot, const struct ftpconn_end *e)
 {
 	struct xfer_req *parked;
-	bool away = xfer_turned_away(x, slot, code, reply);
+	bool away = xfer_turned_away(x, e);
 
-	if (!away && !xfer_found_dead(x, slot, code, reply))
+	if (!away && !xfer_found_dead(x, e))
 		return false;
 	if ((parked = xfer_grow(x, x->parked, &x->capparked, x->nparked + 1,
 	    sizeof(*parked))) == NULL)
@@ -1056,14 +1155,17 @@ xfer_park(struct xfer *x, struct xfer_slot *slot, CURLcode code, long reply)
 	x->parked[x->nparked++] = slot->req;
 	if (away) {
 		x->capacity--;
-		if (slot->last_reply[0] == '\0')
-			snprintf(slot->last_reply, sizeof(slot->last_reply),
-			    "%ld", reply);
-		log_warn("the server turned one more connection away (%s): "
-		    "going on with %d", slot->last_reply, x->capacity);
+		if (e->last_reply[0] != '\0')
+			log_warn("the server turned one more connection away "
+			    "(%s): going on with %d", e->last_reply,
+			    x->capacity);
+		else
+			log_warn("the server turned one more connection away "
+			    "(%ld): going on with %d", e->reply, x->capacity);
 	} else
-		log_debug("a connection the server closed while it idled "
-		    "(reply %ld): starting the request again", reply);
+		log_debug("a connection the server closed while it idled, or "
+		    "a request pipelining broke (reply %ld): starting it "
+		    "again", e->reply);
 	xfer_release(x, slot);
 	return true;
 }
@@ -1089,30 +1191,76 @@ xfer_unpark(struct xfer *x)
 }
 
 /*
- * Take slot out of the multi handle and queue how its request ended for
- * xfer_report: the slot is free for the next request at once.
+ * Queue how slot's request ended (e) for xfer_report, unless it starts
+ * again (xfer_park): either way the slot is free for the next request at
+ * once.
  */
 static void
-xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
+xfer_conclude(struct xfer *x, struct xfer_slot *slot,
+    const struct ftpconn_end *e)
 {
-	struct xfer_ended *e;
+	struct xfer_ended *d;
+	CURLcode code = (CURLcode)e->code;
 	const char *why;
-	curl_off_t bytes = 0, filetime = -1;
-	curl_socket_t fd;
-	long reply = 0;
 
-	curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &reply);
-	if (xfer_park(x, slot, code, reply))
+	if (xfer_park(x, slot, e))
 		return;
 	if (x->nended == x->capended)
 		xfer_deliver(x);	/* not with the callers' order */
-	e = &x->ended[x->nended++];
-	e->req = slot->req;
-	curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T, &bytes);
-	if (e->req.want_filetime)
+	d = &x->ended[x->nended++];
+	d->req = slot->req;
+	xfer_release(x, slot);
+
+	memset(&d->r, 0, sizeof(d->r));
+	d->r.code = e->code;
+	d->r.reply = e->reply;
+	d->r.bytes = e->received;
+	d->r.filetime = e->filetime;
+	why = e->error[0] ? e->error : curl_easy_strerror(code);
+	/* libcurl's words for a reply can mislead (421 reads "timeout"). */
+	if (code != CURLE_OK && e->reply >= 400 &&
+	    strtol(e->last_reply, NULL, 10) == e->reply)
+		snprintf(d->error, sizeof(d->error), "%s (server reply %s)",
+		    why, e->last_reply);
+	else if (code != CURLE_OK && e->reply >= 400)
+		snprintf(d->error, sizeof(d->error), "%s (server reply %ld)",
+		    why, e->reply);
+	else
+		snprintf(d->error, sizeof(d->error), "%s", why);
+	d->r.transient = code != CURLE_OK && !e->data_failed &&
+	    xfer_transient(code, e->reply);
+	d->r.quote_rejected = code == CURLE_QUOTE_ERROR;
+	d->r.file_refused = (code == CURLE_REMOTE_FILE_NOT_FOUND ||
+	    code == CURLE_FTP_COULDNT_RETR_FILE) && e->reply >= 500 &&
+	    e->reply < 600;
+	d->r.retry_free = e->engine_fault;
+}
+
+/* libcurl's request on slot ended with code: how, for xfer_conclude. */
+static void
+xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
+{
+	struct ftpconn_end e;
+	curl_off_t filetime = -1;
+	curl_socket_t fd;
+	long connects = 1;
+
+	memset(&e, 0, sizeof(e));
+	e.code = (int)code;
+	curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &e.reply);
+	curl_easy_getinfo(slot->easy, CURLINFO_NUM_CONNECTS, &connects);
+	if (slot->req.want_filetime)
 		curl_easy_getinfo(slot->easy, CURLINFO_FILETIME_T, &filetime);
+	e.filetime = (int64_t)filetime;
+	e.received = slot->received;
+	e.admitted = slot->requesting;
+	e.reused = connects == 0;
+	e.data_opened = slot->data_opened;
+	e.data_failed = slot->data_failed != 0;
+	snprintf(e.error, sizeof(e.error), "%s", slot->errbuf);
+	memcpy(e.last_reply, slot->last_reply, sizeof(e.last_reply));
 	if (slot->fin_sent && x->linger == XFER_LINGER_EARLY &&
-	    xfer_cut_short(slot, code, reply)) {
+	    xfer_cut_short(slot, code, e.reply)) {
 		/* The server, or something on the way, took it for an abort. */
 		x->linger = XFER_LINGER_ON;
 		log_debug("a download failed after an early half-close: "
@@ -1122,29 +1270,7 @@ xfer_finish(struct xfer *x, struct xfer_slot *slot, CURLcode code)
 	if (x->logging_out && code == CURLE_OK &&
 	    (fd = xfer_ctrl_fd(x, slot->ctrl_local)) != CURL_SOCKET_BAD)
 		(void)shutdown(fd, SHUT_WR);
-	xfer_release(x, slot);
-
-	memset(&e->r, 0, sizeof(e->r));
-	e->r.code = (int)code;
-	e->r.reply = reply;
-	e->r.bytes = (int64_t)bytes;
-	e->r.filetime = (int64_t)filetime;
-	why = slot->errbuf[0] ? slot->errbuf : curl_easy_strerror(code);
-	/* libcurl's words for a reply can mislead (421 reads "timeout"). */
-	if (code != CURLE_OK && reply >= 400 &&
-	    strtol(slot->last_reply, NULL, 10) == reply)
-		snprintf(e->error, sizeof(e->error), "%s (server reply %s)",
-		    why, slot->last_reply);
-	else if (code != CURLE_OK && reply >= 400)
-		snprintf(e->error, sizeof(e->error), "%s (server reply %ld)",
-		    why, reply);
-	else
-		snprintf(e->error, sizeof(e->error), "%s", why);
-	e->r.transient = code != CURLE_OK && !slot->data_failed &&
-	    xfer_transient(code, reply);
-	e->r.quote_rejected = code == CURLE_QUOTE_ERROR;
-	e->r.file_refused = (code == CURLE_REMOTE_FILE_NOT_FOUND ||
-	    code == CURLE_FTP_COULDNT_RETR_FILE) && reply >= 500 && reply < 600;
+	xfer_conclude(x, slot, &e);
 }
 
 /* How long a paused download waits for its reply (XFER_LINGER_WAITS). */
@@ -1382,6 +1508,48 @@ xfer_act_connected(struct xfer *x)
 }
 
 /*
+ * Our own engine: wait up to timeout_ms for the connections' sockets (the
+ * idle ones' too: a spare EPSV's reply, a server hanging up), and let each
+ * act.  Every connection acts each time; there are few.
+ */
+static int
+xfer_drive_own(struct xfer *x, int timeout_ms)
+{
+	struct xfer_slot *slot;
+	int64_t now = xfer_now_us(), deadline, wait;
+	int i, n = 0;
+
+	if ((x->pfds = xfer_grow(x, x->pfds, &x->cappfds, 2 * x->nslots,
+	    sizeof(*x->pfds))) == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	deadline = now + (int64_t)timeout_ms * 1000;
+	for (i = 0; i < x->nslots; i++) {
+		slot = &x->slots[i];
+		slot->pfd_at = n;
+		slot->npfd = ftpconn_fds(slot->conn, x->pfds + n, &deadline);
+		n += slot->npfd;
+	}
+	wait = deadline > now ? (deadline - now + 999) / 1000 : 0;
+	if (poll(x->pfds, (nfds_t)n, (int)wait) == -1) {
+		if (errno == EINTR)
+			return 0;	/* a signal: the caller looks why */
+		log_err("transfer engine: poll: %s", strerror(errno));
+		return -1;
+	}
+	now = xfer_now_us();
+	for (i = 0; i < x->nslots; i++) {
+		slot = &x->slots[i];
+		if (ftpconn_act(slot->conn, x->pfds + slot->pfd_at,
+		    slot->npfd, now) && slot->busy)
+			xfer_conclude(x, slot, ftpconn_result(slot->conn));
+	}
+	xfer_unpark(x);
+	return 0;
+}
+
+/*
  * Wait up to timeout_ms for one of libcurl's sockets, and hand it the
  * first ready one only: the caller then starts the next request of a
  * connection whose request ended before anything else is done.
@@ -1392,6 +1560,9 @@ xfer_drive(struct xfer *x, int timeout_ms)
 	struct pollfd *pfds;
 	int64_t wait;
 	int i, n, nwait;
+
+	if (x->own != NULL)
+		return xfer_drive_own(x, timeout_ms);
 
 	if ((pfds = xfer_grow(x, x->pfds, &x->cappfds, x->nwatch + x->nslots,
 	    sizeof(*pfds))) == NULL) {
@@ -1444,7 +1615,7 @@ xfer_report(struct xfer *x)
 {
 	int rc, n;
 
-	rc = xfer_timeout(x);
+	rc = x->own != NULL ? 0 : xfer_timeout(x);
 	n = x->nended;
 	xfer_deliver(x);
 	return rc == -1 ? -1 : n;
@@ -1470,10 +1641,17 @@ xfer_abort(struct xfer *x)
 	struct xfer_ended e;
 	int i;
 
-	for (i = 0; x->slots && i < x->nslots; i++)
-		if (x->slots[i].busy)
+	for (i = 0; x->slots && i < x->nslots; i++) {
+		if (!x->slots[i].busy)
+			continue;
+		if (x->own != NULL) {
+			ftpconn_abort(x->slots[i].conn);
+			xfer_conclude(x, &x->slots[i],
+			    ftpconn_result(x->slots[i].conn));
+		} else
 			xfer_finish(x, &x->slots[i],
 			    CURLE_ABORTED_BY_CALLBACK);
+	}
 	xfer_deliver(x);
 	/* Those waiting for a connection end too, unstarted. */
 	while (x->nparked > 0) {
@@ -1538,7 +1716,17 @@ xfer_log_out(struct xfer *x)
 static void
 xfer_close_all(struct xfer *x)
 {
+	int i;
+
 	xfer_abort(x);
+	if (x->own != NULL) {
+		/* Each QUIT goes out; no reply is waited for. */
+		for (i = 0; i < x->nslots; i++) {
+			ftpconn_free(x->slots[i].conn);
+			x->slots[i].conn = NULL;
+		}
+		return;
+	}
 	xfer_log_out(x);
 	curl_multi_cleanup(x->multi);
 }
