@@ -282,25 +282,63 @@ class TestStall(FaultTest):
 
 class TestEarlyHalfClose(FaultTest):
     """Against a server whose 226 comes late after the data (one waiting for
-    the client's close, as proftpd and vsftpd do), ftpmirror half-closes each
-    data connection as soon as it is connected."""
+    the client's close, as proftpd and vsftpd do), libcurl's engine
+    (`pipelining: false`) half-closes each data connection as soon as it is
+    connected; our own engine half-closes after the last byte only."""
 
     SWITCHED = "closing it as soon as it is connected"
     FELL_BACK = "a download failed after an early half-close"
+    FILES = {"f%02d.bin" % i: (content("f%d" % i, 5000 + 97 * i), BASE + i) for i in range(24)}
 
     def test_early_close_taken_for_abort_falls_back(self):
         """Something on the way that takes the early half-close for the end
         of the transfer (the fault proxy tears the data connection down)
         makes downloads fail: ftpmirror goes back to closing after the last
         byte, and the retries leave an exact mirror."""
-        files = {"f%02d.bin" % i: (content("f%d" % i, 5000 + 97 * i), BASE + i) for i in range(24)}
-        self.setup_mirror(files, connections=2, retries=3)
+        self.setup_mirror(self.FILES, connections=2, retries=3, pipelining=False)
         self.proxy.delay_reply("RETR", 0.03, times=1000, final=True)
         result, _run = self.sync_ok(" with late 226s and early closes cut", verbose=True)
         self.assertIn(self.SWITCHED, result.stderr,
                       "no switch to early half-closes after late replies\n" + self.context(result))
         self.assertIn(self.FELL_BACK, result.stderr,
                       "no fallback after downloads failed\n" + self.context(result))
+
+    def test_own_engine_closes_after_the_last_byte(self):
+        """The same late 226s and the same proxy cut nothing of our own
+        engine's downloads: an exact mirror without a retry."""
+        self.setup_mirror(self.FILES, connections=2, retries=0)
+        self.proxy.delay_reply("RETR", 0.03, times=1000, final=True)
+        result, _run = self.sync_ok(" with late 226s, own engine", verbose=True)
+        self.assertIn("own FTP engine: pipelining", result.stderr, self.context(result))
+        self.assertNotIn("retrying", result.stderr, self.context(result))
+
+
+# ======================================================================
+# pipelined commands split apart on the way
+# ======================================================================
+
+class TestSplitCommands(FaultTest):
+    """Something on the way forwards each command in a segment of its own:
+    the EPSV that our own engine sends behind a RETR then reaches the server
+    during the transfer.  pure-ftpd refuses it there (500) and finishes the
+    transfer; pyftpdlib, whose NOOP probe was answered after the transfer
+    (the NOOP came late too), acts on it and cuts the transfer.  Either way
+    pipelining goes off, no try is spent (retries: 0) and the mirror is
+    exact."""
+
+    def check_split(self, kind):
+        files = base_tree(big_size=600_000, extra=12)
+        self.setup_mirror(files, kind=kind, retries=0)
+        self.proxy.split_lines = True
+        result, _run = self.sync_ok(" with each command in a segment of its own", verbose=True)
+        self.assertIn("own FTP engine: pipelining", result.stderr, self.context(result))
+        self.assertIn("pipelining off", result.stderr, self.context(result))
+
+    def test_pure_ftpd_refuses_the_epsv_mid_transfer(self):
+        self.check_split("pure-ftpd")
+
+    def test_pyftpdlib_acts_on_the_epsv_mid_transfer(self):
+        self.check_split("pyftpdlib")
 
 
 # ======================================================================

@@ -638,11 +638,17 @@ class TestDotNames(HostileTest):
 
 class TestCarriageReturnInName(HostileTest):
     """A lone CR inside a name ("cr\\rname", then CRLF) never yields an
-    entry "cr": libcurl reads listings in ASCII mode and turns the CR into
-    a line break before ftpmirror sees the bytes, so the name arrives as a
-    line ending in "cr" and a stray line "name".  ftpmirror reports both
-    halves as unreadable (error events holding them), mirrors neither, and
-    still publishes the rest of the directory."""
+    entry "cr": libcurl (`pipelining: false`) reads listings in ASCII mode
+    and turns the CR into a line break before ftpmirror sees the bytes, so
+    the name arrives as a line ending in "cr" and a stray line "name".
+    ftpmirror reports both halves as unreadable (error events holding them),
+    mirrors neither, and still publishes the rest of the directory.  Our own
+    engine (TestCarriageReturnInNameOwn) passes the bytes as they come: the
+    whole name is refused for its control character."""
+
+    job_keys = {"pipelining": False}
+    # What the error events end with: both halves of the cut line.
+    HALVES = {"MLSD": (b"; cr", b"name"), "LIST": (b" cr", b"name")}
 
     def scenario(self, fmt):
         write_files(self.remote, GOOD)
@@ -660,7 +666,7 @@ class TestCarriageReturnInName(HostileTest):
         self.check_incoming(what)
         self.check_outside(before, what)
         events = self.events(run["id"]) if run else []
-        for half in (b"; cr" if fmt == "MLSD" else b" cr", b"name"):
+        for half in self.HALVES[fmt]:
             if not any(act == "error" and det and det.endswith(half) for act, _, det in events):
                 self.problems.append("%s: no error event holds the line ending %r" % (what, half))
         for cmd, arg in self.server.commands(mark):
@@ -673,6 +679,19 @@ class TestCarriageReturnInName(HostileTest):
 
     def test_list(self):
         self.scenario("LIST")
+
+
+class TestCarriageReturnInNameOwn(TestCarriageReturnInName):
+    """The same with our own engine: one error event, whose path is the
+    whole name, CR included (escaped)."""
+
+    job_keys = {"pipelining": True}
+
+    def events(self, run_id):
+        # (action, path, detail): the path stands where the detail did.
+        return [(act, path, path) for act, path, _det in super().events(run_id)]
+
+    HALVES = {"MLSD": (b"cr\\x0dname",), "LIST": (b"cr\\x0dname",)}
 
 
 class TestSymlinks(HostileTest):

@@ -1,6 +1,7 @@
 """Mirroring over a link with latency: the server behind bench/delayproxy.py
 (5 ms each way), bound to 127.0.0.2 and announcing 127.0.0.1, as in the
-benchmark.
+benchmark, with libcurl's engine (`pipelining: false`; test_pipeline.py
+runs our own over the same link).
 
 proftpd sends a download's final reply (226) only once the client has
 closed the data connection, vsftpd often does, and libcurl waits for that
@@ -62,7 +63,8 @@ class WanScenario:
         self.start_proxy()
         self.mirror = helpers.Mirror(self.tmp, "wan-" + self.server_kind,
                                      "ftp://127.0.0.1:%d/" % self.server.port,
-                                     connections=4, retries=2, timeout=20)
+                                     connections=4, retries=2, timeout=20,
+                                     pipelining=False)
 
     def start_proxy(self):
         s = self.server
