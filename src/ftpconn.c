@@ -847,7 +847,16 @@ ftpconn_read_data(struct ftpconn *c)
 
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (n == -1) {
+		/*
+		 * Reset: whether and what the server replies varies (pure-ftpd
+		 * goes on with the next command), so the connection goes.
+		 */
+		ftpconn_fail(c, CURLE_RECV_ERROR, "the data connection "
+		    "failed: %s", strerror(errno));
+		return;
+	}
+	if (n == 0) {
 		/* The server's end of the data, or a cut: the reply tells. */
 		ftpconn_close_data(c);
 		c->data_eof = true;
