@@ -749,9 +749,10 @@ class Bench:
         else:
             c = self.changes.get(tree, {})
             fetched = c.get("rewritten", 0) + c.get("resized", 0) + c.get("added", 0)
-        login = 3 + (1 if fetched else 0)          # greeting, USER, PASS (+ TYPE I)
-        work = 2 * d + 2 * fetched                 # EPSV+MLSD per dir, EPSV+RETR per file
-        rounds = max(math.ceil(work / n), 2 * (t["depth"] + 1))
+        login = 3 + 1                              # greeting, USER, PASS; the first EPSV
+        work = d + fetched                         # one transfer command per dir and file,
+                                                   # each with the next EPSV behind it
+        rounds = max(math.ceil(work / n), t["depth"] + 1)
         return (login + rounds) * rtt, login + rounds
 
     # --- main ------------------------------------------------------------
