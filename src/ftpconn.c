@@ -184,34 +184,44 @@ ftpconn_fail(struct ftpconn *c, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Queue a command (logged, the password masked) and what it waits for. */
+/*
+ * Queue a command (logged, the password masked) and what it waits for.
+ * Out of memory, the request fails, or an idle connection goes (it might
+ * be left in another directory): returns -1.
+ */
 static int
 ftpconn_send(struct ftpconn *c, enum ftpconn_wait wait, const char *cmd,
     const char *arg)
 {
 	size_t need = strlen(cmd) + (arg ? 1 + strlen(arg) : 0) + 2;
-	char *grown;
+	char *grown = NULL;
 	size_t cap;
 
 	if (c->nqueue == FTPCONN_QUEUE)
-		return -1;
+		goto fail;
 	if (c->outlen + need + 1 > c->outcap) {
 		cap = c->outcap ? c->outcap : 512;
 		while (c->outlen + need + 1 > cap)
 			cap *= 2;
 		if ((grown = realloc(c->out, cap)) == NULL)
-			return -1;
+			goto fail;
 		c->out = grown;
 		c->outcap = cap;
 	}
-	c->outlen += (size_t)snprintf(c->out + c->outlen, need + 1, "%s%s%s\r\n",
-	    cmd, arg ? " " : "", arg ? arg : "");
+	c->outlen += (size_t)snprintf(c->out + c->outlen, need + 1,
+	    "%s%s%s\r\n", cmd, arg ? " " : "", arg ? arg : "");
 	c->queue[c->nqueue++] = wait;
 	if (wait == WAIT_PASS)
 		log_debug("-> PASS ****");
 	else
 		log_debug("-> %s%s%s", cmd, arg ? " " : "", arg ? arg : "");
 	return 0;
+fail:
+	if (c->busy)
+		ftpconn_fail(c, CURLE_OUT_OF_MEMORY, "out of memory");
+	else
+		ftpconn_drop(c);
+	return -1;
 }
 
 /* Write what is queued, as far as the socket takes it. */
@@ -478,8 +488,7 @@ ftpconn_start(struct ftpconn *c, const struct xfer_req *req, int64_t now)
 		return 0;
 	}
 	c->end.reused = true;
-	if (ftpconn_go(c) == -1)
-		ftpconn_fail(c, CURLE_OUT_OF_MEMORY, "out of memory");
+	(void)ftpconn_go(c);		/* a failure is the request's */
 	/* Out now: the replies of the others are not waited for. */
 	if (ftpconn_flush(c) == -1)
 		ftpconn_fail(c, CURLE_SEND_ERROR, "sending a command failed: "
@@ -561,8 +570,8 @@ static void
 ftpconn_logged_in(struct ftpconn *c)
 {
 	c->logged_in = true;
-	if (c->busy && ftpconn_go(c) == -1)
-		ftpconn_fail(c, CURLE_OUT_OF_MEMORY, "out of memory");
+	if (c->busy)
+		(void)ftpconn_go(c);	/* a failure is the request's */
 }
 
 /* A reply to the login. */
