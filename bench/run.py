@@ -1063,8 +1063,10 @@ class Bench:
                 if not smp.ok:
                     out.append("- FAILED: %s, %s, %s, run %d: %s" % (key[0], CASE_NAMES[key[1]],
                                                                    key[2], i + 1, smp.problem))
-        out.append("- Floor: (3 RTT login [+1 TYPE I when files are fetched] + max(⌈(2·dirs + 2·files "
-                   "fetched) / N⌉, 2·(levels + 1))) × measured RTT; see bench/README.md.")
+        out.append("- Floor: (3 RTT login + 1 for the first EPSV + max(⌈(dirs + files fetched) / N⌉, "
+                   "levels + 1)) × measured RTT, for a client that pipelines each next EPSV behind "
+                   "the transfer; one that waits for each reply pays 2 RTT per dir and file; see "
+                   "bench/README.md.")
         out.append("")
         return out
 
