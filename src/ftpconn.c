@@ -78,6 +78,8 @@ struct ftpconn {
 	char		*home;		/* PWD's answer, once asked */
 	int		 spare_port;	/* a 229 not used yet, or 0 */
 	bool		 spare_epsv;	/* it came from EPSV (else PASV) */
+	bool		 spare_cmd_epsv; /* the spare in flight is an EPSV */
+	bool		 port_epsv;	/* the request's port command is */
 	int64_t		 spare_at;
 	bool		 probe_proves;	/* the transfer before the NOOP ran */
 	int64_t		 progress_at;	/* the last sign of life (us) */
@@ -91,6 +93,9 @@ struct ftpconn {
 	bool		 data_epsv;	/* its port came from EPSV */
 	bool		 data_eof;
 	bool		 fin_sent;	/* the data connection half-closed */
+	bool		 xfer_sent;	/* the transfer command went out */
+	bool		 behind;	/* a NOOP or EPSV went behind it */
+	bool		 deferred;	/* waits for the CWD back home */
 	bool		 started;	/* a 1xx to the transfer command */
 	bool		 final_ok;	/* and its 2xx */
 	bool		 clean;		/* it failed, the connection in a
@@ -149,9 +154,16 @@ ftpconn_free(struct ftpconn *c)
 
 	if (c == NULL)
 		return;
-	/* Polite, not waited for: the server reads it before our FIN. */
-	if (c->fd != -1 && c->logged_in && c->outlen == 0)
+	/*
+	 * Polite, not waited for: the server reads it before our FIN.  What
+	 * came unread is read first, or the close would be a reset, which
+	 * may reach the server before the QUIT does.
+	 */
+	if (c->fd != -1 && c->logged_in && c->outlen == 0 && c->buf != NULL) {
+		while (recv(c->fd, c->buf, FTPCONN_BUFFER, MSG_DONTWAIT) > 0)
+			;
 		(void)send(c->fd, quit, sizeof(quit) - 1, MSG_NOSIGNAL);
+	}
 	ftpconn_drop(c);
 	free(c->path);
 	free(c->in);
@@ -348,19 +360,46 @@ ftpconn_data_failed(struct ftpconn *c)
 {
 	int err = errno;
 
-	if (c->data_epsv && !c->srv->no_epsv) {
+	if (c->data_epsv) {
+		if (!c->srv->no_epsv)
+			log_debug("a data connection to an EPSV port failed "
+			    "(%s): PASV from now on", strerror(err));
 		c->srv->no_epsv = true;
 		c->end.engine_fault = true;
-		log_debug("a data connection to an EPSV port failed (%s): "
-		    "PASV from now on", strerror(err));
 	}
 	ftpconn_fail(c, CURLE_COULDNT_CONNECT, "cannot open the data "
 	    "connection: %s", strerror(err));
 }
 
 /*
- * The data port is known: connect to it, and send the transfer command,
- * with the next request's EPSV behind it.
+ * The transfer command, and behind it the next request's EPSV (or the
+ * NOOP probe while the server's way is not known).
+ */
+static int
+ftpconn_send_xfer(struct ftpconn *c)
+{
+	int rc;
+
+	if (c->req.list_cmd == NULL)
+		rc = ftpconn_send(c, WAIT_XFER, "RETR", c->path);
+	else
+		rc = ftpconn_send(c, WAIT_XFER, c->req.list_cmd,
+		    c->req.cwd_first ? NULL : ftpconn_list_arg(c->path));
+	c->xfer_sent = true;
+	c->behind = c->srv->pipe != FTPCONN_PIPE_OFF;
+	c->spare_cmd_epsv = !c->srv->no_epsv;
+	if (c->srv->pipe == FTPCONN_PIPE_ON)
+		rc |= ftpconn_send(c, WAIT_SPARE, c->spare_cmd_epsv ? "EPSV" :
+		    "PASV", NULL);
+	else if (c->srv->pipe == FTPCONN_PIPE_PROBE)
+		rc |= ftpconn_send(c, WAIT_PROBE, "NOOP", NULL);
+	return rc;
+}
+
+/*
+ * The data port is known: connect to it, and send the transfer command.
+ * A resume's RETR waits for REST's 350: after a refused REST the server
+ * would send the file from byte 0, to be appended at the offset.
  */
 static int
 ftpconn_transfer(struct ftpconn *c, int port, bool epsv)
@@ -368,7 +407,6 @@ ftpconn_transfer(struct ftpconn *c, int port, bool epsv)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	char rest[32];
-	int rc = 0;
 
 	c->data_epsv = epsv;
 	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == -1 ||
@@ -378,21 +416,10 @@ ftpconn_transfer(struct ftpconn *c, int port, bool epsv)
 		return -1;
 	}
 	c->end.data_opened = true;
-	if (c->req.resume_from > 0) {
-		snprintf(rest, sizeof(rest), "%" PRId64, c->req.resume_from);
-		rc |= ftpconn_send(c, WAIT_REST, "REST", rest);
-	}
-	if (c->req.list_cmd == NULL)
-		rc |= ftpconn_send(c, WAIT_XFER, "RETR", c->path);
-	else
-		rc |= ftpconn_send(c, WAIT_XFER, c->req.list_cmd,
-		    c->req.cwd_first ? NULL : ftpconn_list_arg(c->path));
-	if (c->srv->pipe == FTPCONN_PIPE_ON)
-		rc |= ftpconn_send(c, WAIT_SPARE, c->srv->no_epsv ? "PASV" :
-		    "EPSV", NULL);
-	else if (c->srv->pipe == FTPCONN_PIPE_PROBE)
-		rc |= ftpconn_send(c, WAIT_PROBE, "NOOP", NULL);
-	return rc;
+	if (c->req.resume_from <= 0)
+		return ftpconn_send_xfer(c);
+	snprintf(rest, sizeof(rest), "%" PRId64, c->req.resume_from);
+	return ftpconn_send(c, WAIT_REST, "REST", rest);
 }
 
 /*
@@ -409,6 +436,18 @@ ftpconn_type(struct ftpconn *c, char type)
 	return ftpconn_send(c, WAIT_TYPE, "TYPE", type == 'A' ? "A" : "I");
 }
 
+/* Where in the queue a reply of kind w is awaited, or -1. */
+static int
+ftpconn_waits_for(const struct ftpconn *c, enum ftpconn_wait w)
+{
+	int i;
+
+	for (i = 0; i < c->nqueue; i++)
+		if (c->queue[i] == w)
+			return i;
+	return -1;
+}
+
 /*
  * The transfer needs a data port: the spare one, or the one a spare EPSV
  * in flight will give, or a new one.  (A new EPSV would also close the
@@ -423,12 +462,13 @@ ftpconn_need_port(struct ftpconn *c)
 		c->spare_port = 0;
 		return ftpconn_transfer(c, port, c->spare_epsv);
 	}
-	for (i = 0; i < c->nqueue; i++)
-		if (c->queue[i] == WAIT_SPARE) {
-			c->queue[i] = WAIT_PORT;
-			return 0;
-		}
-	return ftpconn_send(c, WAIT_PORT, c->srv->no_epsv ? "PASV" : "EPSV",
+	if ((i = ftpconn_waits_for(c, WAIT_SPARE)) != -1) {
+		c->queue[i] = WAIT_PORT;
+		c->port_epsv = c->spare_cmd_epsv;
+		return 0;
+	}
+	c->port_epsv = !c->srv->no_epsv;
+	return ftpconn_send(c, WAIT_PORT, c->port_epsv ? "EPSV" : "PASV",
 	    NULL);
 }
 
@@ -469,7 +509,8 @@ ftpconn_start(struct ftpconn *c, const struct xfer_req *req, int64_t now)
 	c->req = *req;
 	c->busy = true;
 	c->started = c->final_ok = c->data_eof = false;
-	c->clean = c->fin_sent = false;
+	c->clean = c->fin_sent = c->behind = c->deferred = false;
+	c->xfer_sent = false;
 	c->progress_at = c->now = now;
 	if ((c->path = path_url_path(req->url)) == NULL) {
 		ftpconn_fail(c, CURLE_URL_MALFORMAT, "a path FTP cannot name "
@@ -488,7 +529,10 @@ ftpconn_start(struct ftpconn *c, const struct xfer_req *req, int64_t now)
 		return 0;
 	}
 	c->end.reused = true;
-	(void)ftpconn_go(c);		/* a failure is the request's */
+	if (ftpconn_waits_for(c, WAIT_CWD_HOME) != -1)
+		c->deferred = true;	/* ftpconn_on_home goes on */
+	else
+		(void)ftpconn_go(c);	/* a failure is the request's */
 	/* Out now: the replies of the others are not waited for. */
 	if (ftpconn_flush(c) == -1)
 		ftpconn_fail(c, CURLE_SEND_ERROR, "sending a command failed: "
@@ -512,13 +556,20 @@ ftpconn_keep_reply(struct ftpconn *c, const struct reply *r)
 #define FTPCONN_PIPE_OFF_MSG	"the server acts on commands sent during a " \
 				"transfer: pipelining off"
 
-/* A reply that breaks the order of the pipeline: see the top. */
+/*
+ * A reply that breaks the order of the pipeline: see the top.  The
+ * connection goes, its replies no longer matched to its commands.
+ */
 static void
 ftpconn_out_of_order(struct ftpconn *c, const struct reply *r)
 {
 	if (c->srv->pipe != FTPCONN_PIPE_OFF)
 		log_warn(FTPCONN_PIPE_OFF_MSG " (a reply out of order)");
 	c->srv->pipe = FTPCONN_PIPE_OFF;
+	if (!c->busy) {
+		ftpconn_drop(c);
+		return;
+	}
 	c->end.engine_fault = true;
 	ftpconn_fail(c, CURLE_WEIRD_SERVER_REPLY, "a reply out of order "
 	    "(%d) to a pipelined command", r->code);
@@ -628,8 +679,12 @@ ftpconn_on_xfer(struct ftpconn *c, const struct reply *r)
 		c->probe_proves = c->started;
 		return;
 	}
-	if (code == 227 || code == 229 || (code >= 200 && code < 400)) {
-		ftpconn_out_of_order(c, r);
+	if (code >= 200 && code < 400) {
+		if (c->behind)
+			ftpconn_out_of_order(c, r);
+		else
+			ftpconn_fail(c, CURLE_WEIRD_SERVER_REPLY, "an "
+			    "unexpected reply to the transfer");
 		return;
 	}
 	ftpconn_close_data(c);
@@ -679,10 +734,9 @@ ftpconn_on_request(struct ftpconn *c, enum ftpconn_wait w,
 			c->final_ok = true;
 		return;
 	case WAIT_PWD:
-		if (code == 257 && (c->home = ftpconn_parse_pwd(r)) != NULL)
-			return;
-		ftpconn_fail(c, CURLE_WEIRD_SERVER_REPLY,
-		    "no home directory in the reply to PWD");
+		/* Without it, the connection goes after the listing. */
+		if (code == 257)
+			c->home = ftpconn_parse_pwd(r);
 		return;
 	case WAIT_CWD:
 		if (code >= 300) {
@@ -699,8 +753,9 @@ ftpconn_on_request(struct ftpconn *c, enum ftpconn_wait w,
 			c->end.filetime = -1;
 		return;
 	case WAIT_PORT:
-		if (code >= 500 && !c->srv->no_epsv) {
+		if (code >= 500 && c->port_epsv) {
 			c->srv->no_epsv = true;
+			c->port_epsv = false;
 			(void)ftpconn_send(c, WAIT_PORT, "PASV", NULL);
 			return;
 		}
@@ -712,10 +767,13 @@ ftpconn_on_request(struct ftpconn *c, enum ftpconn_wait w,
 		(void)ftpconn_transfer(c, port, r->code == 229);
 		return;
 	case WAIT_REST:
-		if (code != 350)
-			/* The RETR behind it would start at byte 0. */
+		if (code == 350)
+			(void)ftpconn_send_xfer(c);
+		else {
 			ftpconn_fail(c, CURLE_FTP_COULDNT_USE_REST,
 			    "the server cannot resume");
+			c->clean = true;
+		}
 		return;
 	default:		/* WAIT_XFER */
 		ftpconn_on_xfer(c, r);
@@ -753,6 +811,30 @@ ftpconn_answered_early(struct ftpconn *c, const struct reply *r)
 	return true;
 }
 
+/*
+ * The reply to the CWD back home after a cwd_first listing, which the
+ * next request waits for: its paths are relative to home.
+ */
+static void
+ftpconn_on_home(struct ftpconn *c, const struct reply *r)
+{
+	if (r->code < 300) {
+		if (c->busy && c->deferred) {
+			c->deferred = false;
+			(void)ftpconn_go(c);
+		}
+		return;
+	}
+	/* Lost: log in afresh; the waiting request starts again. */
+	if (c->busy) {
+		ftpconn_keep_reply(c, r);
+		c->end.engine_fault = true;
+		ftpconn_fail(c, CURLE_REMOTE_ACCESS_DENIED, "cannot change "
+		    "back to the login directory");
+	}
+	ftpconn_drop(c);
+}
+
 /* One whole reply at the head of the queue. */
 static void
 ftpconn_on_reply(struct ftpconn *c, const struct reply *r, const char *at)
@@ -763,6 +845,8 @@ ftpconn_on_reply(struct ftpconn *c, const struct reply *r, const char *at)
 	    r->text);
 	if (c->nqueue == 0) {
 		/* Unasked: a 421 before the server hangs up. */
+		ftpconn_keep_reply(c, r);
+		ftpconn_fail(c, CURLE_RECV_ERROR, "the server hung up");
 		ftpconn_drop(c);
 		return;
 	}
@@ -794,15 +878,15 @@ ftpconn_on_reply(struct ftpconn *c, const struct reply *r, const char *at)
 		return;
 	}
 	if (w == WAIT_CWD_HOME) {
-		if (r->code >= 300)
-			ftpconn_drop(c);	/* lost: log in afresh */
+		ftpconn_on_home(c, r);
 		return;
 	}
 	if (w == WAIT_GREETING && r->code >= 100 && r->code < 200) {
 		c->queue[c->nqueue++] = WAIT_GREETING;	/* wait on */
 		return;
 	}
-	if (!c->busy)
+	/* After a failure the rest only tells what the connection owes. */
+	if (!c->busy || c->end.code != 0)
 		return;
 	if (w != WAIT_XFER || r->code >= 200)
 		ftpconn_keep_reply(c, r);
@@ -871,6 +955,8 @@ ftpconn_read_data(struct ftpconn *c)
 		c->data_eof = true;
 		return;
 	}
+	if (c->end.code != 0)
+		return;		/* the request failed: its bytes are not */
 	if (c->req.on_data && c->req.on_data(c->req.arg, c->buf,
 	    (size_t)n) == -1) {
 		c->end.data_failed = true;
@@ -901,7 +987,8 @@ ftpconn_fds(const struct ftpconn *c, struct pollfd *pfd, int64_t *deadline)
 		    (c->connecting || c->outlen > 0 ? POLLOUT : 0));
 		pfd[n++].revents = 0;
 	}
-	if (c->data_fd != -1) {
+	/* Bytes before the transfer command are no file's (defence). */
+	if (c->data_fd != -1 && (c->data_connecting || c->xfer_sent)) {
 		pfd[n].fd = c->data_fd;
 		pfd[n].events = c->data_connecting ? POLLOUT : POLLIN;
 		pfd[n++].revents = 0;
@@ -984,7 +1071,9 @@ ftpconn_ended(struct ftpconn *c)
 	if (!done)
 		return false;
 	c->busy = false;
-	if (c->fd != -1 && c->req.cwd_first && c->home != NULL)
+	if (c->fd != -1 && c->req.cwd_first && c->home == NULL)
+		ftpconn_drop(c);	/* no way back home */
+	else if (c->fd != -1 && c->req.cwd_first)
 		(void)ftpconn_send(c, WAIT_CWD_HOME, "CWD", c->home);
 	return true;
 }

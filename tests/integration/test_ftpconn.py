@@ -1,0 +1,190 @@
+"""The own FTP engine (src/ftpconn.c) against a scripted server
+(scripted_ftp.py) that misbehaves at one chosen step: replies the engine's
+queue must match, requests that must end, bytes that must land where they
+belong.  Each test here failed against the engine as first committed
+(94075ee); the docstrings say what happened.
+"""
+
+import os
+import time
+
+import helpers
+from scripted_ftp import ScriptedFTP
+
+SYNC_TIMEOUT = 40
+MTIME = 1_672_531_200      # scripted_ftp.MLSD_TIME, 2023-01-01 00:00:00 UTC
+
+
+def body(seed, size):
+    return bytes(((i * 7 + i // 251 + seed) & 255) for i in range(size))
+
+
+class OwnEngineTest(helpers.IntegrationTest):
+
+    def serve(self, files, **kw):
+        srv = ScriptedFTP(files, **kw).start()
+        self.addCleanup(srv.stop)
+        return srv
+
+    def mirror_of(self, srv, **keys):
+        job = {"connections": 1, "retries": 0, "timeout": 8, "pipelining": True}
+        job.update(keys)
+        return helpers.Mirror(self.tmp, "own-%s" % self._testMethodName, srv.url, **job)
+
+    def sync(self, mirror, timeout=SYNC_TIMEOUT):
+        """-v sync; a run that has not ended after timeout fails the test."""
+        t0 = time.monotonic()
+        result = mirror.run("-v", "sync", mirror.job, timeout=timeout)
+        return result, time.monotonic() - t0
+
+    def staged(self, mirror):
+        inc = mirror.incoming
+        return {n: open(os.path.join(inc, n), "rb").read()
+                for n in os.listdir(inc) if n.isdigit()} if os.path.isdir(inc) else {}
+
+
+class TestRestRefused(OwnEngineTest):
+
+    def test_refused_rest_never_appends_bytes_from_offset_zero(self):
+        """REST and RETR go out in one batch, so a server that refuses REST
+        still starts the RETR at byte 0.  Bytes of that RETR read before
+        the refusal is acted on (here they arrive just before it; with a
+        well-ordered server the same happens whenever the refusal and the
+        data are read in the same ftpconn_act) were appended to the
+        partial at the resume offset: the next run resumed after them and
+        published a corrupt file with the right size, exit 0."""
+        size = 600_000
+        data = body(1, size)
+        mode = {"now": "cut"}
+
+        def retr(conn, arg):
+            if mode["now"] == "cut":        # run 1: 100000 bytes, then 226
+                d = conn.data_accept()
+                conn.reply("150 here")
+                d.sendall(data[:100_000])
+                d.close()
+                conn.reply("226 done")
+                return True
+            if conn.state.get("norest"):    # run 2: the RETR after a refused REST
+                conn.reply("150 here")
+                conn.state["data"].close()
+                conn.reply("226 done")
+                return True
+            return False
+
+        def rest(conn, arg):
+            if mode["now"] != "norest":
+                return False
+            conn.state["norest"] = True
+            d = conn.data_accept()
+            d.sendall(data[:200_000])       # RETR's bytes, from byte 0
+            time.sleep(0.3)
+            conn.reply("502 REST not implemented")
+            conn.state["data"] = d
+            return True
+
+        srv = self.serve({"a.bin": data}, hooks={"RETR": retr, "REST": rest})
+        mirror = self.mirror_of(srv)
+        result, _ = self.sync(mirror)
+        self.assertExit(result, 1, "run 1 (cut short)")
+        self.assertEqual([len(v) for v in self.staged(mirror).values()], [100_000],
+                         helpers.describe(result))
+
+        mode["now"] = "norest"
+        result, _ = self.sync(mirror)
+        self.assertExit(result, 1, "run 2 (REST refused)")
+        for partial in self.staged(mirror).values():
+            self.assertTrue(partial == data[:len(partial)],
+                            "the partial is no longer a prefix of the file after a refused "
+                            "REST (%d bytes)\n%s" % (len(partial), helpers.describe(result)))
+
+        mode["now"] = "normal"
+        result, _ = self.sync(mirror)
+        self.assertExit(result, 0, "run 3")
+        with open(os.path.join(mirror.target, "a.bin"), "rb") as f:
+            self.assertTrue(f.read() == data, "a.bin was published corrupt")
+
+
+class TestOutOfOrderReply(OwnEngineTest):
+
+    def check_bounded(self, send_data):
+        """A final reply to RETR other than 226/250 (here 200) is taken for
+        a broken pipeline: pipelining goes off and the request is an
+        "engine fault", restarted or retried without a try spent.  With
+        pipelining already off nothing was pipelined, yet the same reply
+        was an engine fault again, for ever: the run never ended (without
+        data: parked and restarted in a tight loop, a login per turn)."""
+        def retr(conn, arg):
+            if "bad.bin" not in arg:
+                return False
+            if send_data:
+                d = conn.data_accept()
+                conn.reply("150 here")
+                d.sendall(b"x" * 500)      # half: no try completes it
+                d.close()
+            conn.reply("200 Transfer OK")
+            return True
+
+        srv = self.serve({"bad.bin": b"x" * 1000, "good.bin": b"g" * 10},
+                         hooks={"RETR": retr})
+        mirror = self.mirror_of(srv, retries=1)
+        result, _ = self.sync(mirror, timeout=20)
+        retrs = [c for _s, c in srv.commands("RETR") if "bad.bin" in c]
+        self.assertExit(result, 1, "a server answering RETR with 200")
+        self.assertLessEqual(len(retrs), 4, "%d RETR of bad.bin with retries: 1\n%s"
+                             % (len(retrs), helpers.describe(result)))
+
+    def test_out_of_order_without_data_ends(self):
+        self.check_bounded(False)
+
+    def test_out_of_order_after_data_ends(self):
+        self.check_bounded(True)
+
+
+class TestCwdHome(OwnEngineTest):
+
+    def check_no_stall(self, answer):
+        """After a cwd_first listing (LIST of a directory with a blank)
+        the engine queues "CWD <home>", and the next request's commands go
+        out behind it.  A refusal of that CWD (or a 421 in its place)
+        dropped the connection from under the next request without ending
+        it: no socket left, it waited `timeout` seconds and failed as "no
+        progress", a try spent (with retries: 0 the file failed)."""
+        def cwd(conn, arg):
+            if arg.strip() != "/":
+                return False
+            conn.reply(answer)
+            if answer.startswith("421"):
+                conn.close()
+            return True
+
+        files = {"a.bin": b"a" * 1000, "my dir/b.bin": b"b" * 2000, "c.bin": b"c" * 10,
+                 "z.bin": b"z" * 300}
+        srv = self.serve(files, hooks={"CWD": cwd}, mlsd=False)
+        mirror = self.mirror_of(srv, timeout=10)
+        result, took = self.sync(mirror)
+        self.assertTrue(any(c == "CWD /" for _s, c in srv.commands("CWD")),
+                        "no CWD back home: the scenario did not happen\n%s"
+                        % helpers.describe(result))
+        self.assertExit(result, 0, "CWD home answered %r" % answer)
+        self.assertLess(took, 8, "the run took %.1f s: a request waited for its timeout\n%s"
+                        % (took, helpers.describe(result)))
+        self.assertSameTree(srv_root(self, files), mirror.target)
+
+    def test_cwd_home_refused(self):
+        self.check_no_stall("550 No such directory")
+
+    def test_cwd_home_answered_421(self):
+        self.check_no_stall("421 Timeout, closing control connection")
+
+
+def srv_root(test, files):
+    """files written under the test's directory, for assertSameTree."""
+    root = test.path("expected")
+    for rel, data in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.utime(path, (MTIME, MTIME))
+    return root
