@@ -93,8 +93,9 @@ test: deps
 FUZZ_TIME  ?= 30
 FUZZ_FLAGS  = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
               -fsanitize=fuzzer,address,undefined
-FUZZERS    := listing job
+FUZZERS    := listing job reply
 fuzz_deps_listing := src/listing.c src/civil.c
+fuzz_deps_reply   := src/reply.c
 fuzz_deps_job     := src/job.c src/schedule.c src/civil.c src/path.c
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard src/*.c include/*.h)
