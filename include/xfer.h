@@ -1,10 +1,10 @@
 /*
- * xfer.h: the transfer engine.  It owns libcurl's multi handle, or our own
- * pipelining FTP connections (ftpconn.h), and a fixed number of slots (one
- * per allowed control connection).  Callers start
- * requests on free slots and pump the engine; libcurl keeps the control
- * connections open and reuses them across requests, so each logs in once.
- * The engine knows nothing of listings, files or policy.
+ * xfer.h: the transfer engine.  It owns a fixed number of slots (one per
+ * allowed control connection), served by our own pipelining FTP
+ * connections (ftpconn.h) where the job allows, else by libcurl's multi
+ * handle.  Callers start requests on free slots and pump the engine; the
+ * control connections stay open and are reused across requests, so each
+ * logs in once.  The engine knows nothing of listings, files or policy.
  */
 #ifndef FTPMIRROR_XFER_H
 #define FTPMIRROR_XFER_H
@@ -100,7 +100,8 @@ int xfer_start(struct xfer *x, const struct xfer_req *req);
 
 /*
  * Wait up to timeout_ms for network activity, and let libcurl act on one
- * ready socket (the caller comes back at once for the next).  A request
+ * ready socket (the caller comes back at once for the next), or our own
+ * connections on all of theirs.  A request
  * that ended frees its slot at once, but its on_done waits for
  * xfer_report: the caller can first start the next requests, whose
  * commands then go out before the ended ones' bookkeeping is done.

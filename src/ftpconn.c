@@ -3,11 +3,14 @@
  * each next data connection behind the transfer command (ftpconn.h).
  *
  * Commands go out in batches and their replies are matched in order
- * against a queue of what each command waits for.  Only commands that a
- * server acts on before the transfer (MDTM, REST) or after it (the EPSV)
- * share a batch with a transfer command; a CWD is waited for, since a
- * listing after a failed CWD would list the wrong directory.  A reply that
- * does not fit the queue (a 229 before the transfer's end) shows a server
+ * against a queue of what each command waits for.  A batch holds what the
+ * server acts on before the transfer (TYPE, MDTM), the transfer command,
+ * and behind it the next request's EPSV (or the NOOP probe, ftpconn.h).
+ * A command whose failure would change what the next one does is waited
+ * for: a CWD (a listing after a failed CWD lists the wrong directory),
+ * REST (after a refused REST, RETR starts at byte 0) and the CWD back home
+ * after a cwd_first listing.  A reply that does not fit the queue behind
+ * a pipelined command (a 229 before the transfer's end) shows a server
  * that acts on commands during a transfer: pipelining goes off for the
  * run, and the request ends as the engine's fault, not the file's.
  */
@@ -20,7 +23,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>

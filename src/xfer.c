@@ -1,5 +1,9 @@
 /*
- * xfer.c: libcurl's multi interface driven by our own poll loop through
+ * xfer.c: the slots, and what they share whichever engine serves them:
+ * parking requests a connection limit or a dead connection turned away,
+ * the queue of ended requests, error texts.  Our own engine (ftpconn.c)
+ * serves plain ftp:// in passive mode (xfer_own_new); otherwise it is
+ * libcurl's multi interface driven by our own poll loop through
  * its socket API: libcurl names the sockets it waits on, and each ready
  * one is handed back alone (xfer_drive), so a connection's next command
  * never waits for the other connections' replies to be processed.  Each
