@@ -35,7 +35,7 @@ struct ftpconn_server {
 	int		 timeout;	/* seconds without progress */
 	enum ftpconn_pipe pipe;
 	bool		 no_epsv;	/* the server refused EPSV: PASV */
-	int64_t		 admitted;	/* requests that got a logged-in
+	int64_t		*admitted;	/* requests that got a logged-in
 					   connection */
 };
 
@@ -57,6 +57,13 @@ struct ftpconn_end {
 };
 
 struct ftpconn;
+
+/*
+ * Keepalive probes for a control connection, which idles while a long
+ * download runs (a NAT or firewall might drop it); best effort.  Also
+ * libcurl's control connections (xfer.c).
+ */
+void ftpconn_keep_alive(int fd);
 
 /* A connection to srv, not yet made.  NULL when out of memory. */
 struct ftpconn *ftpconn_new(struct ftpconn_server *srv);

@@ -67,4 +67,10 @@ int reply_epsv_port(const char *text, size_t len);
  */
 int reply_pasv_port(const char *text, size_t len);
 
+/*
+ * A reply line for messages: line[0..len), its line end dropped, each
+ * unprintable byte as '?', cut to fit dst[size] (NUL-terminated).
+ */
+void reply_printable(char *dst, size_t size, const char *line, size_t len);
+
 #endif

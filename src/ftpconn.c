@@ -21,7 +21,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -290,11 +289,19 @@ ftpconn_dial(const struct sockaddr *sa, socklen_t len, int port,
 }
 
 /* Connect the control connection to the next address.  Returns 0 or -1. */
+void
+ftpconn_keep_alive(int fd)
+{
+	int on = 1, secs = FTPCONN_KEEPALIVE_SECS;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs));
+}
+
 static int
 ftpconn_connect_next(struct ftpconn *c)
 {
-	int secs = FTPCONN_KEEPALIVE_SECS, on = 1;
-
 	while (c->ai_next != NULL) {
 		struct addrinfo *a = c->ai_next;
 
@@ -302,11 +309,7 @@ ftpconn_connect_next(struct ftpconn *c)
 		if ((c->fd = ftpconn_dial(a->ai_addr, a->ai_addrlen, 0,
 		    &c->connecting)) == -1)
 			continue;
-		/* It idles while a long download runs: keep NATs aware. */
-		(void)setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on,
-		    sizeof(on));
-		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs,
-		    sizeof(secs));
+		ftpconn_keep_alive(c->fd);
 		c->queue[c->nqueue++] = WAIT_GREETING;
 		return 0;
 	}
@@ -482,7 +485,7 @@ ftpconn_go(struct ftpconn *c)
 	int rc = 0;
 
 	c->end.admitted = true;
-	c->srv->admitted++;
+	(*c->srv->admitted)++;
 	if (req->quote != NULL)
 		return ftpconn_send(c, WAIT_QUOTE, req->quote, NULL);
 	if (req->nobody) {
@@ -546,12 +549,8 @@ ftpconn_start(struct ftpconn *c, const struct xfer_req *req, int64_t now)
 static void
 ftpconn_keep_reply(struct ftpconn *c, const struct reply *r)
 {
-	size_t i, n = 0;
-
-	for (i = 0; i < r->text_len && n + 1 < sizeof(c->end.last_reply); i++)
-		c->end.last_reply[n++] = isprint((unsigned char)r->text[i]) ?
-		    r->text[i] : '?';
-	c->end.last_reply[n] = '\0';
+	reply_printable(c->end.last_reply, sizeof(c->end.last_reply), r->text,
+	    r->text_len);
 	c->end.reply = r->code;
 }
 

@@ -7,6 +7,7 @@
  * bytes it has seen: 0 means every byte so far fits a reply, so a caller
  * may call it again on the same buffer each time more bytes arrive.
  */
+#include <ctype.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -210,4 +211,18 @@ reply_pasv_port(const char *text, size_t len)
 			return v[4] > 0 || v[5] > 0 ? v[4] * 256 + v[5] : -1;
 	}
 	return -1;
+}
+
+void
+reply_printable(char *dst, size_t size, const char *line, size_t len)
+{
+	size_t i, n = 0;
+
+	if (size == 0)
+		return;
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	for (i = 0; i < len && n + 1 < size; i++)
+		dst[n++] = isprint((unsigned char)line[i]) ? line[i] : '?';
+	dst[n] = '\0';
 }

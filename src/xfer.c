@@ -35,6 +35,7 @@
 
 #include "ftpconn.h"
 #include "log.h"
+#include "reply.h"
 #include "thread.h"
 #include "xfer.h"
 
@@ -158,12 +159,6 @@ struct xfer {
 #define XFER_LINGER_MAX_US	2000000
 
 /*
- * Idle time before a control connection's first keepalive probe, and
- * between probes (libcurl's defaults).
- */
-#define XFER_KEEPALIVE_SECS	60
-
-/*
  * libcurl drops a connection idle for more than 118 s (CURLOPT_MAXAGE_CONN)
  * and logs in anew, and drops it without a QUIT.  One idle that long while
  * another downloads a big file is still good, and the keepalive probes keep
@@ -221,21 +216,6 @@ xfer_addr_port(const struct sockaddr *sa)
 }
 
 /*
- * Keepalive probes for a control connection, which idles while a long
- * download runs (a NAT or firewall might drop it); a data connection
- * either moves or runs into the low-speed timeout.  Best effort.
- */
-static void
-xfer_keep_alive(curl_socket_t fd)
-{
-	int on = 1, secs = XFER_KEEPALIVE_SECS;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs));
-}
-
-/*
  * Every socket libcurl opens is opened here, to tell the kinds apart: one
  * that a request opens once connected, to another port than its control
  * connection's, is its data connection; any other is a control connection
@@ -260,7 +240,7 @@ xfer_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 		slot->data_opened = true;
 		return fd;
 	}
-	xfer_keep_alive(fd);
+	ftpconn_keep_alive(fd);
 	/* Unrecorded, the socket only misses xfer_linger. */
 	if ((ctrl = xfer_grow(x, x->ctrl, &x->capctrl, x->nctrl + 1,
 	    sizeof(*ctrl))) == NULL)
@@ -541,18 +521,11 @@ xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 static void
 xfer_keep_reply(struct xfer_slot *slot, const char *line, size_t len)
 {
-	size_t i, n = 0;
-
 	if (len < 4 || !isdigit((unsigned char)line[0]) ||
 	    !isdigit((unsigned char)line[1]) ||
 	    !isdigit((unsigned char)line[2]) || line[3] != ' ')
 		return;
-	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	for (i = 0; i < len && n + 1 < sizeof(slot->last_reply); i++)
-		slot->last_reply[n++] = isprint((unsigned char)line[i]) ?
-		    line[i] : '?';
-	slot->last_reply[n] = '\0';
+	reply_printable(slot->last_reply, sizeof(slot->last_reply), line, len);
 }
 
 static size_t
@@ -783,6 +756,7 @@ xfer_own_new(struct xfer *x)
 	x->own->user = x->user;
 	x->own->password = x->password;
 	x->own->timeout = x->opts.timeout > 0 ? x->opts.timeout : 60;
+	x->own->admitted = &x->admitted;
 	x->own->pipe = FTPCONN_PIPE_PROBE;
 	for (i = 0; i < x->nslots; i++)
 		if ((x->slots[i].conn = ftpconn_new(x->own)) == NULL)
@@ -1113,10 +1087,8 @@ xfer_release(struct xfer *x, struct xfer_slot *slot)
 static bool
 xfer_turned_away(const struct xfer *x, const struct ftpconn_end *e)
 {
-	int64_t admitted = x->admitted + (x->own ? x->own->admitted : 0);
-
 	return e->code != CURLE_OK && !e->admitted && !x->logging_out &&
-	    (admitted > 0 || x->busy > 1) && x->capacity > 1 &&
+	    (x->admitted > 0 || x->busy > 1) && x->capacity > 1 &&
 	    (e->reply == 421 || e->reply == 530);
 }
 

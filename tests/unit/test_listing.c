@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dup_exact.h"
 #include "listing.h"
 
 #define NOW		1732536000	/* 2024-11-25 12:00:00 UTC */
@@ -467,18 +468,6 @@ static const struct infer_row infer_rows[] = {
 	{ "Jan  1 00:00", INT64_MIN, -1 },
 	{ "Jan  1 00:00", 253402300799, 253370764800 },	/* 9999-01-01 */
 };
-
-static char *
-dup_exact(const char *in, size_t len)
-{
-	char	*b;
-
-	/* exactly len bytes, no NUL after: ASan catches a read past len */
-	b = malloc(len > 0 ? len : 1);
-	assert_non_null(b);
-	memcpy(b, in, len);
-	return b;
-}
 
 static void
 check_str(size_t i, const char *in, const char *what, const char *got,

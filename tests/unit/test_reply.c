@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dup_exact.h"
 #include "reply.h"
 
 /*
@@ -93,18 +94,6 @@ static const struct take_row take_rows[] = {
 	BAD("220\r\r\n", 5),
 	BAD("\0" "220 x\r\n", 1),
 };
-
-/* A copy of in[0..len) in exactly len bytes, no NUL after. */
-static char *
-dup_exact(const char *in, size_t len)
-{
-	char	*b;
-
-	b = malloc(len > 0 ? len : 1);
-	assert_non_null(b);
-	memcpy(b, in, len);
-	return b;
-}
 
 /* reply_take on an exact-size copy of in[0..k), checked against *w. */
 static void
