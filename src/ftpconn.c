@@ -101,6 +101,8 @@ struct ftpconn {
 	bool		 final_ok;	/* and its 2xx */
 	bool		 clean;		/* it failed, the connection in a
 					   known state: it stays */
+	bool		 draining;	/* it failed mid-transfer: the bytes
+					   sent before still count */
 	char		*buf;		/* FTPCONN_BUFFER for data */
 	struct ftpconn_end end;
 };
@@ -195,6 +197,13 @@ ftpconn_fail(struct ftpconn *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->end.error, sizeof(c->end.error), fmt, ap);
 	va_end(ap);
+}
+
+/* Has the request failed, with nothing more to read for it? */
+static bool
+ftpconn_settled(const struct ftpconn *c)
+{
+	return c->end.code != 0 && !(c->draining && c->data_fd != -1);
 }
 
 /*
@@ -515,6 +524,7 @@ ftpconn_start(struct ftpconn *c, const struct xfer_req *req, int64_t now)
 	c->busy = true;
 	c->started = c->final_ok = c->data_eof = false;
 	c->clean = c->fin_sent = c->behind = c->deferred = false;
+	c->draining = false;
 	c->xfer_sent = false;
 	c->progress_at = c->now = now;
 	if ((c->path = path_url_path(req->url)) == NULL) {
@@ -688,17 +698,24 @@ ftpconn_on_xfer(struct ftpconn *c, const struct reply *r)
 			    "unexpected reply to the transfer");
 		return;
 	}
-	ftpconn_close_data(c);
-	if (c->started)
+	if (c->started) {
+		/*
+		 * A 426 can overtake the bytes sent before it: they are the
+		 * file's start, and the resume goes on from them.
+		 */
+		c->draining = c->end.code == 0 && c->req.list_cmd == NULL;
 		ftpconn_fail(c, CURLE_PARTIAL_FILE, "the transfer failed");
-	else if (c->req.list_cmd != NULL)
+		return;
+	}
+	ftpconn_close_data(c);
+	if (c->req.list_cmd != NULL)
 		ftpconn_fail(c, CURLE_FTP_COULDNT_RETR_FILE,
 		    "the server refused the listing");
 	else
 		ftpconn_fail(c, code == 550 ? CURLE_REMOTE_FILE_NOT_FOUND :
 		    CURLE_FTP_COULDNT_RETR_FILE, "the server refused the "
 		    "download");
-	c->clean = !c->started;
+	c->clean = true;
 }
 
 /* The data port of a 229 or 227, or -1. */
@@ -941,6 +958,10 @@ ftpconn_read_data(struct ftpconn *c)
 
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == -1 && c->draining) {
+		ftpconn_close_data(c);	/* the failure is told already */
+		return;
+	}
 	if (n == -1) {
 		/*
 		 * Reset: whether and what the server replies varies (pure-ftpd
@@ -956,11 +977,12 @@ ftpconn_read_data(struct ftpconn *c)
 		c->data_eof = true;
 		return;
 	}
-	if (c->end.code != 0)
+	if (c->end.code != 0 && !c->draining)
 		return;		/* the request failed: its bytes are not */
 	if (c->req.on_data && c->req.on_data(c->req.arg, c->buf,
 	    (size_t)n) == -1) {
 		c->end.data_failed = true;
+		c->draining = false;
 		ftpconn_fail(c, CURLE_WRITE_ERROR, "writing the data failed");
 		return;
 	}
@@ -995,7 +1017,7 @@ ftpconn_fds(const struct ftpconn *c, struct pollfd *pfd, int64_t *deadline)
 		pfd[n++].revents = 0;
 	}
 	if (c->busy) {
-		due = c->end.code != 0 ? 0 :
+		due = ftpconn_settled(c) ? 0 :
 		    c->progress_at + (int64_t)c->srv->timeout * 1000000;
 		if (due < *deadline)
 			*deadline = due;
@@ -1060,6 +1082,8 @@ ftpconn_ended(struct ftpconn *c)
 
 	if (!c->busy)
 		return false;
+	if (c->end.code != 0 && !ftpconn_settled(c))
+		return false;
 	if (c->end.code != 0) {
 		/* Unless refused cleanly, what it still owes is unknown. */
 		if (!c->clean)
@@ -1105,11 +1129,13 @@ ftpconn_act(struct ftpconn *c, const struct pollfd *pfd, int n, int64_t now)
 		else if (pfd[i].fd == c->data_fd)
 			ftpconn_read_data(c);
 	}
-	if (c->busy && c->end.code == 0 && now - c->progress_at >=
-	    (int64_t)c->srv->timeout * 1000000)
+	if (c->busy && !ftpconn_settled(c) && now - c->progress_at >=
+	    (int64_t)c->srv->timeout * 1000000) {
+		ftpconn_close_data(c);	/* ends a drain */
 		ftpconn_fail(c, CURLE_OPERATION_TIMEDOUT, "no progress for %d "
 		    "seconds%s%s", c->srv->timeout, c->end.last_reply[0] ?
 		    " after: " : "", c->end.last_reply);
+	}
 	if (c->fd != -1 && c->outlen > 0 && !c->connecting &&
 	    ftpconn_flush(c) == -1 && c->busy)
 		ftpconn_fail(c, CURLE_SEND_ERROR, "sending a command failed: %s",

@@ -105,6 +105,49 @@ class TestRestRefused(OwnEngineTest):
             self.assertTrue(f.read() == data, "a.bin was published corrupt")
 
 
+class TestFailureOvertakesData(OwnEngineTest):
+
+    def test_bytes_sent_before_426_are_kept_for_the_resume(self):
+        """A 426 on the control connection can be read before the bytes
+        the server sent on the data connection ahead of it (CI saw it with
+        pyftpdlib behind a proxy that cut the transfer).  The engine closed
+        the data connection at the 426 and lost those bytes: the retry
+        started again from byte 0, so no resume."""
+        size = 500_000
+        data = body(2, size)
+        mode = {"cut": True}
+
+        def retr(conn, arg):
+            if not mode["cut"] or conn.rest:
+                return False
+            d = conn.data_accept()
+            conn.reply("150 here")
+            conn.reply("426 Transfer aborted")
+            time.sleep(0.3)                 # the 426 is read first
+            try:
+                d.sendall(data[:200_000])
+            except OSError:
+                pass                        # the client closed: the old way
+            d.close()
+            return True
+
+        srv = self.serve({"a.bin": data}, hooks={"RETR": retr})
+        mirror = self.mirror_of(srv)
+        result, _ = self.sync(mirror)
+        self.assertExit(result, 1, "run 1 (426 ahead of the bytes)")
+        self.assertEqual([len(v) for v in self.staged(mirror).values()], [200_000],
+                         "the bytes sent before the 426 were not kept\n"
+                         + helpers.describe(result))
+
+        mode["cut"] = False
+        result, _ = self.sync(mirror)
+        self.assertExit(result, 0, "run 2")
+        self.assertIn("REST 200000", [c for _s, c in srv.commands("REST")],
+                      helpers.describe(result))
+        with open(os.path.join(mirror.target, "a.bin"), "rb") as f:
+            self.assertTrue(f.read() == data, "a.bin was published corrupt")
+
+
 class TestOutOfOrderReply(OwnEngineTest):
 
     def check_bounded(self, send_data):
