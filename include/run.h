@@ -56,7 +56,8 @@ struct run {
 					   the run began (to resume or publish) */
 	struct fetch	*unopened;	/* downloads started before their file
 					   was opened (fetch_open_started) */
-	bool		 open_first;	/* one failed so: no more of those */
+	bool		 open_first;	/* no more of those: one failed, or a
+					   first try left a partial */
 	enum {
 		FLUSH_AHEAD_NOT_YET,
 		FLUSH_AHEAD_RUNNING,	/* flusher is to be joined */

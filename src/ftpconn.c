@@ -129,11 +129,13 @@ ftpconn_close_data(struct ftpconn *c)
 	c->data_connecting = false;
 }
 
-/* Drop the control connection and all it had; the next request connects. */
+/*
+ * Drop the control connection and all it had but the data connection;
+ * the next request connects.
+ */
 static void
-ftpconn_drop(struct ftpconn *c)
+ftpconn_drop_control(struct ftpconn *c)
 {
-	ftpconn_close_data(c);
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
@@ -148,6 +150,13 @@ ftpconn_drop(struct ftpconn *c)
 	if (c->ai != NULL)
 		freeaddrinfo(c->ai);
 	c->ai = c->ai_next = NULL;
+}
+
+static void
+ftpconn_drop(struct ftpconn *c)
+{
+	ftpconn_close_data(c);
+	ftpconn_drop_control(c);
 }
 
 void
@@ -197,6 +206,19 @@ ftpconn_fail(struct ftpconn *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->end.error, sizeof(c->end.error), fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * A download that fails mid-transfer (a 426, a reply out of order, the
+ * control connection closed) reads its data connection to the end first:
+ * the failure can overtake the bytes the server sent before it, and they
+ * are the file's start, which the resume goes on from.
+ */
+static void
+ftpconn_keep_sent(struct ftpconn *c)
+{
+	if (c->end.code == 0)
+		c->draining = c->started && c->req.list_cmd == NULL;
 }
 
 /* Has the request failed, with nothing more to read for it? */
@@ -582,6 +604,7 @@ ftpconn_out_of_order(struct ftpconn *c, const struct reply *r)
 		return;
 	}
 	c->end.engine_fault = true;
+	ftpconn_keep_sent(c);
 	ftpconn_fail(c, CURLE_WEIRD_SERVER_REPLY, "a reply out of order "
 	    "(%d) to a pipelined command", r->code);
 }
@@ -699,11 +722,7 @@ ftpconn_on_xfer(struct ftpconn *c, const struct reply *r)
 		return;
 	}
 	if (c->started) {
-		/*
-		 * A 426 can overtake the bytes sent before it: they are the
-		 * file's start, and the resume goes on from them.
-		 */
-		c->draining = c->end.code == 0 && c->req.list_cmd == NULL;
+		ftpconn_keep_sent(c);
 		ftpconn_fail(c, CURLE_PARTIAL_FILE, "the transfer failed");
 		return;
 	}
@@ -1059,11 +1078,15 @@ ftpconn_control(struct ftpconn *c, short revents)
 	}
 	if ((revents & (POLLIN | POLLHUP | POLLERR)) &&
 	    ftpconn_read_replies(c) == -1) {
-		if (c->busy)
+		if (c->busy) {
+			ftpconn_keep_sent(c);
 			ftpconn_fail(c, CURLE_RECV_ERROR, "the server closed "
 			    "the connection%s%s", c->end.last_reply[0] ?
 			    " after: " : "", c->end.last_reply);
-		ftpconn_drop(c);
+		}
+		ftpconn_drop_control(c);
+		if (!c->draining)
+			ftpconn_close_data(c);
 		return;
 	}
 	if (c->fd != -1 && !c->connecting && ftpconn_flush(c) == -1) {
@@ -1095,7 +1118,7 @@ ftpconn_ended(struct ftpconn *c)
 		    c->req.nobody || c->data_eof);
 	if (!done)
 		return false;
-	c->busy = false;
+	c->busy = c->draining = false;
 	if (c->fd != -1 && c->req.cwd_first && c->home == NULL)
 		ftpconn_drop(c);	/* no way back home */
 	else if (c->fd != -1 && c->req.cwd_first)

@@ -6,6 +6,7 @@ belong.  Each test here failed against the engine as first committed
 """
 
 import os
+import socket
 import time
 
 import helpers
@@ -107,12 +108,13 @@ class TestRestRefused(OwnEngineTest):
 
 class TestFailureOvertakesData(OwnEngineTest):
 
-    def test_bytes_sent_before_426_are_kept_for_the_resume(self):
-        """A 426 on the control connection can be read before the bytes
-        the server sent on the data connection ahead of it (CI saw it with
-        pyftpdlib behind a proxy that cut the transfer).  The engine closed
-        the data connection at the 426 and lost those bytes: the retry
-        started again from byte 0, so no resume."""
+    def check_kept(self, then_close):
+        """A failure on the control connection can be read before the
+        bytes the server sent on the data connection ahead of it (CI saw a
+        426 from pyftpdlib overtake them behind a proxy that cut the
+        transfer).  The engine closed the data connection at the failure
+        and lost those bytes: the retry started again from byte 0, no
+        resume."""
         size = 500_000
         data = body(2, size)
         mode = {"cut": True}
@@ -123,12 +125,16 @@ class TestFailureOvertakesData(OwnEngineTest):
             d = conn.data_accept()
             conn.reply("150 here")
             conn.reply("426 Transfer aborted")
-            time.sleep(0.3)                 # the 426 is read first
+            if then_close:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            time.sleep(0.3)                 # the failure is read first
             try:
                 d.sendall(data[:200_000])
             except OSError:
                 pass                        # the client closed: the old way
             d.close()
+            if then_close:
+                conn.close()
             return True
 
         srv = self.serve({"a.bin": data}, hooks={"RETR": retr})
@@ -146,6 +152,61 @@ class TestFailureOvertakesData(OwnEngineTest):
                       helpers.describe(result))
         with open(os.path.join(mirror.target, "a.bin"), "rb") as f:
             self.assertTrue(f.read() == data, "a.bin was published corrupt")
+
+    def test_bytes_sent_before_426_are_kept_for_the_resume(self):
+        self.check_kept(then_close=False)
+
+    def test_bytes_sent_before_426_and_close_are_kept(self):
+        self.check_kept(then_close=True)
+
+
+class TestBrokenPipelineResumes(OwnEngineTest):
+
+    def check_resumes(self, reply_first):
+        """pure-ftpd, its data connection cut mid-RETR, ends the transfer
+        with a second 150 and no 226, then answers the EPSV behind it: a
+        reply out of order, whose retry costs no try.  That retry was
+        still a "first try", which starts at byte 0 with the staged file
+        opened late and truncated: the bytes of the broken try were thrown
+        away, no resume (CI, test_cut_with_reset_resumes_pure_ftpd).
+        reply_first: the 229 reaches the engine before the bytes."""
+        size = 400_000
+        data = body(3, size)
+        seen = {"broken": 0}
+
+        def retr(conn, arg):
+            if "big.bin" not in arg or seen["broken"] or not conn.buf.startswith(b"EPSV"):
+                return False
+            seen["broken"] += 1
+            d = conn.data_accept()
+            conn.reply("150 here")
+            if reply_first:
+                conn.buf = conn.buf.partition(b"\n")[2]
+                conn.reply("229 Entering Extended Passive Mode (|||%d|)" % conn.open_listener())
+                time.sleep(0.3)
+            d.sendall(data[:150_000])
+            d.close()
+            if not reply_first:
+                time.sleep(0.3)             # the bytes are read first
+            return True
+
+        files = {"a%d.bin" % i: body(i, 1000) for i in range(4)}
+        files["big.bin"] = data
+        srv = self.serve(files, hooks={"RETR": retr})
+        mirror = self.mirror_of(srv, retries=0)
+        result, _ = self.sync(mirror)
+        self.assertEqual(seen["broken"], 1, "no RETR with an EPSV behind it: the scenario "
+                         "did not happen\n" + helpers.describe(result))
+        self.assertExit(result, 0, "a pipeline broken mid-RETR, retries: 0")
+        self.assertIn("REST 150000", [c for _s, c in srv.commands("REST")],
+                      "the retry did not resume\n" + helpers.describe(result))
+        self.assertSameTree(srv_root(self, files), mirror.target)
+
+    def test_bytes_then_reply_out_of_order(self):
+        self.check_resumes(reply_first=False)
+
+    def test_reply_out_of_order_then_bytes(self):
+        self.check_resumes(reply_first=True)
 
 
 class TestOutOfOrderReply(OwnEngineTest):
