@@ -222,10 +222,13 @@ class TestOutOfOrderReply(OwnEngineTest):
             if "bad.bin" not in arg:
                 return False
             if send_data:
+                # Half, and nothing after a REST: no try (resumed or
+                # not) completes it.
                 d = conn.data_accept()
                 conn.reply("150 here")
-                d.sendall(b"x" * 500)      # half: no try completes it
+                d.sendall(b"" if conn.rest else b"x" * 500)
                 d.close()
+            conn.rest = 0
             conn.reply("200 Transfer OK")
             return True
 
