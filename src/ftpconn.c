@@ -93,6 +93,7 @@ struct ftpconn {
 	bool		 data_connecting;
 	bool		 data_epsv;	/* its port came from EPSV */
 	bool		 data_eof;
+	bool		 data_reset;	/* reset, its bytes still to read */
 	bool		 fin_sent;	/* the data connection half-closed */
 	bool		 xfer_sent;	/* the transfer command went out */
 	bool		 behind;	/* a NOOP or EPSV went behind it */
@@ -127,6 +128,7 @@ ftpconn_close_data(struct ftpconn *c)
 		close(c->data_fd);
 	c->data_fd = -1;
 	c->data_connecting = false;
+	c->data_reset = false;
 }
 
 /*
@@ -977,6 +979,10 @@ ftpconn_read_data(struct ftpconn *c)
 
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == 0 && c->data_reset) {
+		n = -1;		/* its error was taken by ftpconn_connected */
+		errno = ECONNRESET;
+	}
 	if (n == -1 && c->draining) {
 		ftpconn_close_data(c);	/* the failure is told already */
 		return;
@@ -1131,7 +1137,14 @@ ftpconn_data_connected(struct ftpconn *c)
 {
 	if (ftpconn_connected(c->data_fd) == 0)
 		c->data_connecting = false;
-	else
+	else if (errno == ECONNRESET) {
+		/*
+		 * Connected, then reset before this look (a slow client): the
+		 * port was good, and the bytes that came are read as any.
+		 */
+		c->data_connecting = false;
+		c->data_reset = true;
+	} else
 		ftpconn_data_failed(c);
 }
 
