@@ -43,6 +43,11 @@ Fault knobs (each counts down: `times` faults, then it is spent):
   drop_control(after, times=1, verb=None)
         every `after`-th command (or `verb` command) is not forwarded: the
         control connection is closed on both sides instead, `times` times.
+  split_lines = True (an attribute)
+        each command goes in a write of its own, and a command behind a
+        transfer command (RETR's pipelined EPSV) is held until the server
+        sends the transfer's data, whose relay waits for it in turn: the
+        command reaches the server mid-transfer, however loaded the machine.
   go_down() / come_up(upstream_port=None) / restart(down)
         a server restart: every connection is closed and new ones are
         refused (the listening socket is closed) until come_up(), which
@@ -72,6 +77,7 @@ HOST = "127.0.0.1"
 IDLE = 0.2              # select() tick: how often loops look at `stopping`
 ACCEPT_TIMEOUT = 30.0   # a passive listener nobody connects to is closed after this
 TRANSFER_VERBS = ("RETR", "MLSD", "LIST", "NLST", "STOR", "APPE", "STOU")
+GATE_WAIT = 2.0         # split_lines: the longest a command or data is held
 
 _EPSV = re.compile(rb"^229 .*\(\|\|\|(\d+)\|\)")
 _PASV = re.compile(rb"^227 .*?(\d+),\s*(\d+),\s*(\d+),\s*(\d+),\s*(\d+),\s*(\d+)")
@@ -369,6 +375,7 @@ class _Session:
         self.protected = False     # PROT P seen (TLS front end)
         self.dead_ports = []       # sockets bound, never listening (refuse_data)
         self.reply_delay = None    # (seconds, final only) for the next reply (delay_reply)
+        self.gate = None           # split_lines: the transfer a command is held behind
         self.wlock = threading.Lock()
 
     def close(self):
@@ -418,9 +425,25 @@ class _Session:
         try:
             return self._client_line_each(out)
         finally:
-            for chunk in (out if self.proxy.split_lines else [b"".join(out)]):
-                if chunk:
-                    self.server.sendall(chunk)
+            if self.proxy.split_lines:
+                self._send_split(out)
+            elif out:
+                self.server.sendall(b"".join(out))
+
+    def _send_split(self, lines):
+        """Each line in a write of its own; a line behind a transfer
+        command once the server sends the transfer's data (_Gate)."""
+        gate = None
+        for i, line in enumerate(lines):
+            if i + 1 < len(lines) and _verb(line) in TRANSFER_VERBS:
+                gate = self.gate = _Gate()
+                self.server.sendall(line)
+                gate.sending.wait(GATE_WAIT)
+                continue
+            self.server.sendall(line)
+            if gate is not None:
+                gate.behind_sent.set()
+                gate = self.gate = None
 
     def _client_line_each(self, out):
         p = self.proxy
@@ -511,6 +534,20 @@ class _Session:
         return relay.port
 
 
+class _Gate:
+    """split_lines: a transfer command went alone, the command behind it
+    waits until the server sends the data (sending), and the data waits
+    until that command went (behind_sent)."""
+
+    def __init__(self):
+        self.sending = threading.Event()
+        self.behind_sent = threading.Event()
+
+
+def _verb(line):
+    return line.split(b" ", 1)[0].strip().upper().decode("latin-1")
+
+
 class _Relay:
     """One passive data connection: client <-> proxy <-> server's port."""
 
@@ -584,6 +621,10 @@ class _Relay:
                         return False
                     self.server.sendall(data)
                     continue
+                gate, self.session.gate = self.session.gate, None
+                if gate is not None:
+                    gate.sending.set()
+                    gate.behind_sent.wait(GATE_WAIT)
                 if not data:
                     return False
                 if candidates is None:

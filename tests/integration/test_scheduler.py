@@ -190,7 +190,13 @@ class SchedulerBase(helpers.IntegrationTest):
     def wait_for(self, what, predicate, timeout, context=lambda: ""):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = predicate()
+            try:
+                value = predicate()
+            except sqlite3.OperationalError as e:
+                # The daemon made the file, its schema not committed yet.
+                if "no such table" not in str(e):
+                    raise
+                value = None
             if value:
                 return value
             time.sleep(0.1)
