@@ -275,11 +275,12 @@ fetch_on_done(void *arg, const struct xfer_result *res)
 		snprintf(detail, sizeof(detail), "%s", res->error);
 	if (!res->transient && !f->too_long)
 		tries = r->job->retries + 1;	/* permanent: no more tries */
-	if (res->retry_free)
+	if (res->retry_free) {
 		tries = f->row.tries;	/* the engine's fault, not the file's */
-	/* Its next try, a "first" one still, must resume, not start over. */
-	if (tries == 0 && f->offset + f->written > 0)
-		r->open_first = true;
+		/* Its next try, a "first" one still, must resume. */
+		if (tries == 0 && f->offset + f->written > 0)
+			r->open_first = true;
+	}
 again:
 	if (tries <= r->job->retries) {
 		log_warn("%s: fetching /%s failed (%s); retrying", r->job->name,

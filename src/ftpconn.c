@@ -321,7 +321,6 @@ ftpconn_dial(const struct sockaddr *sa, socklen_t len, int port,
 	return -1;
 }
 
-/* Connect the control connection to the next address.  Returns 0 or -1. */
 void
 ftpconn_keep_alive(int fd)
 {
@@ -332,6 +331,7 @@ ftpconn_keep_alive(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs));
 }
 
+/* Connect the control connection to the next address.  Returns 0 or -1. */
 static int
 ftpconn_connect_next(struct ftpconn *c)
 {
@@ -386,7 +386,6 @@ ftpconn_list_arg(char *path)
 		path[--n] = '\0';
 	return n > 0 && strcmp(path, "/") != 0 ? path : NULL;
 }
-
 
 /*
  * The data connection could not be made.  Where EPSV's ports can't be
@@ -548,8 +547,7 @@ ftpconn_start(struct ftpconn *c, const struct xfer_req *req, int64_t now)
 	c->busy = true;
 	c->started = c->final_ok = c->data_eof = false;
 	c->clean = c->fin_sent = c->behind = c->deferred = false;
-	c->draining = false;
-	c->xfer_sent = false;
+	c->xfer_sent = c->draining = false;
 	c->progress_at = c->now = now;
 	if ((c->path = path_url_path(req->url)) == NULL) {
 		ftpconn_fail(c, CURLE_URL_MALFORMAT, "a path FTP cannot name "
@@ -702,14 +700,6 @@ ftpconn_on_xfer(struct ftpconn *c, const struct reply *r)
 {
 	int code = r->code;
 
-	if (code >= 100 && code < 200) {
-		c->started = true;
-		c->nqueue++;	/* the final reply is still to come */
-		memmove(&c->queue[1], &c->queue[0],
-		    (size_t)(c->nqueue - 1) * sizeof(c->queue[0]));
-		c->queue[0] = WAIT_XFER;
-		return;
-	}
 	if (code == 226 || code == 250) {
 		c->final_ok = true;
 		c->probe_proves = c->started;
@@ -892,6 +882,11 @@ ftpconn_on_reply(struct ftpconn *c, const struct reply *r, const char *at)
 	w = c->queue[0];
 	if (ftpconn_answered_early(c, r))
 		return;
+	if (r->code < 200 && (w == WAIT_XFER || w == WAIT_GREETING)) {
+		/* Preliminary: the command waits on for its final reply. */
+		c->started |= w == WAIT_XFER;
+		return;
+	}
 	memmove(&c->queue[0], &c->queue[1],
 	    (size_t)--c->nqueue * sizeof(c->queue[0]));
 	if (w == WAIT_PROBE) {
@@ -920,15 +915,10 @@ ftpconn_on_reply(struct ftpconn *c, const struct reply *r, const char *at)
 		ftpconn_on_home(c, r);
 		return;
 	}
-	if (w == WAIT_GREETING && r->code >= 100 && r->code < 200) {
-		c->queue[c->nqueue++] = WAIT_GREETING;	/* wait on */
-		return;
-	}
 	/* After a failure the rest only tells what the connection owes. */
 	if (!c->busy || c->end.code != 0)
 		return;
-	if (w != WAIT_XFER || r->code >= 200)
-		ftpconn_keep_reply(c, r);
+	ftpconn_keep_reply(c, r);
 	if (w <= WAIT_PASS)
 		ftpconn_on_login(c, w, r);
 	else
@@ -1107,22 +1097,17 @@ ftpconn_control(struct ftpconn *c, short revents)
 static bool
 ftpconn_ended(struct ftpconn *c)
 {
-	bool done;
-
 	if (!c->busy)
 		return false;
-	if (c->end.code != 0 && !ftpconn_settled(c))
-		return false;
 	if (c->end.code != 0) {
+		if (!ftpconn_settled(c))
+			return false;	/* a failed RETR's bytes still come */
 		/* Unless refused cleanly, what it still owes is unknown. */
 		if (!c->clean)
 			ftpconn_drop(c);
 		ftpconn_close_data(c);
-		done = true;
-	} else
-		done = c->final_ok && (c->req.quote != NULL ||
-		    c->req.nobody || c->data_eof);
-	if (!done)
+	} else if (!c->final_ok || (c->req.quote == NULL && !c->req.nobody &&
+	    !c->data_eof))
 		return false;
 	c->busy = c->draining = false;
 	if (c->fd != -1 && c->req.cwd_first && c->home == NULL)

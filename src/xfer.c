@@ -755,12 +755,16 @@ xfer_own_new(struct xfer *x)
 	x->own->port = x->own_port;
 	x->own->user = x->user;
 	x->own->password = x->password;
-	x->own->timeout = x->opts.timeout > 0 ? x->opts.timeout : 60;
+	x->own->timeout = x->opts.timeout;
 	x->own->admitted = &x->admitted;
 	x->own->pipe = FTPCONN_PIPE_PROBE;
 	for (i = 0; i < x->nslots; i++)
 		if ((x->slots[i].conn = ftpconn_new(x->own)) == NULL)
 			goto out;
+	/* At most a control and a data connection per slot. */
+	if ((x->pfds = xfer_grow(x, x->pfds, &x->cappfds, 2 * x->nslots,
+	    sizeof(*x->pfds))) == NULL)
+		goto out;
 	log_debug("own FTP engine: pipelining EPSV behind each transfer");
 	rc = 1;
 out:
@@ -805,6 +809,8 @@ xfer_new(const struct xfer_opts *o)
 	x->opts.ca_file = x->ca_file;
 	x->opts.netrc_file = x->netrc_file;
 	x->opts.url = x->home;
+	x->timer_at = -1;
+	x->connecting = CURL_SOCKET_BAD;
 	if ((own = xfer_own_new(x)) == -1)
 		goto oom;
 	if (own == 1)
@@ -820,8 +826,6 @@ xfer_new(const struct xfer_opts *o)
 	curl_multi_setopt(x->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)x->nslots);
 	curl_multi_setopt(x->multi, CURLMOPT_MAXCONNECTS, (long)x->nslots);
-	x->timer_at = -1;
-	x->connecting = CURL_SOCKET_BAD;
 	curl_multi_setopt(x->multi, CURLMOPT_SOCKETFUNCTION, xfer_socket_cb);
 	curl_multi_setopt(x->multi, CURLMOPT_SOCKETDATA, x);
 	curl_multi_setopt(x->multi, CURLMOPT_TIMERFUNCTION, xfer_timer_cb);
@@ -1064,7 +1068,7 @@ xfer_cut_short(const struct xfer_slot *slot, CURLcode code, long reply)
 static void
 xfer_release(struct xfer *x, struct xfer_slot *slot)
 {
-	if (x->multi != NULL) {
+	if (x->own == NULL) {
 		curl_multi_remove_handle(x->multi, slot->easy);
 		/* The handle lives on: no pointer to freed memory in it. */
 		curl_easy_setopt(slot->easy, CURLOPT_PREQUOTE, NULL);
@@ -1120,6 +1124,7 @@ static bool
 xfer_park(struct xfer *x, struct xfer_slot *slot, const struct ftpconn_end *e)
 {
 	struct xfer_req *parked;
+	char code[sizeof(e->last_reply)];
 	bool away = xfer_turned_away(x, e);
 
 	if (!away && !xfer_found_dead(x, e))
@@ -1132,12 +1137,11 @@ xfer_park(struct xfer *x, struct xfer_slot *slot, const struct ftpconn_end *e)
 	if (away) {
 		x->capacity--;
 		if (e->last_reply[0] != '\0')
-			log_warn("the server turned one more connection away "
-			    "(%s): going on with %d", e->last_reply,
-			    x->capacity);
+			snprintf(code, sizeof(code), "%s", e->last_reply);
 		else
-			log_warn("the server turned one more connection away "
-			    "(%ld): going on with %d", e->reply, x->capacity);
+			snprintf(code, sizeof(code), "%ld", e->reply);
+		log_warn("the server turned one more connection away (%s): "
+		    "going on with %d", code, x->capacity);
 	} else
 		log_debug("a connection the server closed while it idled, or "
 		    "a request pipelining broke (reply %ld): starting it "
@@ -1495,11 +1499,6 @@ xfer_drive_own(struct xfer *x, int timeout_ms)
 	int64_t now = xfer_now_us(), deadline, wait;
 	int i, n = 0;
 
-	if ((x->pfds = xfer_grow(x, x->pfds, &x->cappfds, 2 * x->nslots,
-	    sizeof(*x->pfds))) == NULL) {
-		log_err("out of memory");
-		return -1;
-	}
 	deadline = now + (int64_t)timeout_ms * 1000;
 	for (i = 0; i < x->nslots; i++) {
 		slot = &x->slots[i];
@@ -1591,7 +1590,7 @@ xfer_report(struct xfer *x)
 {
 	int rc, n;
 
-	rc = x->own != NULL ? 0 : xfer_timeout(x);
+	rc = xfer_timeout(x);
 	n = x->nended;
 	xfer_deliver(x);
 	return rc == -1 ? -1 : n;

@@ -428,14 +428,14 @@ class _Session:
             if self.proxy.split_lines:
                 self._send_split(out)
             elif out:
-                self.server.sendall(b"".join(out))
+                self.server.sendall(b"".join(line for _verb, line in out))
 
     def _send_split(self, lines):
-        """Each line in a write of its own; a line behind a transfer
-        command once the server sends the transfer's data (_Gate)."""
+        """Each (verb, line) in a write of its own; a line behind a
+        transfer command once the server sends the transfer's data (_Gate)."""
         gate = None
-        for i, line in enumerate(lines):
-            if i + 1 < len(lines) and _verb(line) in TRANSFER_VERBS:
+        for i, (verb, line) in enumerate(lines):
+            if i + 1 < len(lines) and verb in TRANSFER_VERBS:
                 gate = self.gate = _Gate()
                 self.server.sendall(line)
                 gate.sending.wait(GATE_WAIT)
@@ -490,7 +490,7 @@ class _Session:
             if rule is not None:
                 p._fault("delay", "session %d: reply to %s held %.1f s" % (self.number, verb, rule.seconds))
                 self.reply_delay = (rule.seconds, rule.final)
-            out.append(line + b"\n")
+            out.append((verb, line + b"\n"))
         return True
 
     # server -> client: rewrite passive replies
@@ -542,10 +542,6 @@ class _Gate:
     def __init__(self):
         self.sending = threading.Event()
         self.behind_sent = threading.Event()
-
-
-def _verb(line):
-    return line.split(b" ", 1)[0].strip().upper().decode("latin-1")
 
 
 class _Relay:

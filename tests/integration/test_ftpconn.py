@@ -43,6 +43,14 @@ class OwnEngineTest(helpers.IntegrationTest):
         return {n: open(os.path.join(inc, n), "rb").read()
                 for n in os.listdir(inc) if n.isdigit()} if os.path.isdir(inc) else {}
 
+    def assertPublished(self, mirror, name, data):
+        with open(os.path.join(mirror.target, name), "rb") as f:
+            self.assertTrue(f.read() == data, "%s was published corrupt" % name)
+
+    def assertResumedAt(self, srv, offset, result):
+        self.assertIn("REST %d" % offset, [c for _s, c in srv.commands("REST")],
+                      "the retry did not resume\n" + helpers.describe(result))
+
 
 class TestRestRefused(OwnEngineTest):
 
@@ -102,8 +110,7 @@ class TestRestRefused(OwnEngineTest):
         mode["now"] = "normal"
         result, _ = self.sync(mirror)
         self.assertExit(result, 0, "run 3")
-        with open(os.path.join(mirror.target, "a.bin"), "rb") as f:
-            self.assertTrue(f.read() == data, "a.bin was published corrupt")
+        self.assertPublished(mirror, "a.bin", data)
 
 
 class TestFailureOvertakesData(OwnEngineTest):
@@ -148,10 +155,8 @@ class TestFailureOvertakesData(OwnEngineTest):
         mode["cut"] = False
         result, _ = self.sync(mirror)
         self.assertExit(result, 0, "run 2")
-        self.assertIn("REST 200000", [c for _s, c in srv.commands("REST")],
-                      helpers.describe(result))
-        with open(os.path.join(mirror.target, "a.bin"), "rb") as f:
-            self.assertTrue(f.read() == data, "a.bin was published corrupt")
+        self.assertResumedAt(srv, 200_000, result)
+        self.assertPublished(mirror, "a.bin", data)
 
     def test_bytes_sent_before_426_are_kept_for_the_resume(self):
         self.check_kept(then_close=False)
@@ -198,8 +203,7 @@ class TestBrokenPipelineResumes(OwnEngineTest):
         self.assertEqual(seen["broken"], 1, "no RETR with an EPSV behind it: the scenario "
                          "did not happen\n" + helpers.describe(result))
         self.assertExit(result, 0, "a pipeline broken mid-RETR, retries: 0")
-        self.assertIn("REST 150000", [c for _s, c in srv.commands("REST")],
-                      "the retry did not resume\n" + helpers.describe(result))
+        self.assertResumedAt(srv, 150_000, result)
         self.assertSameTree(srv_root(self, files), mirror.target)
 
     def test_bytes_then_reply_out_of_order(self):
